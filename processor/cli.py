@@ -1,0 +1,206 @@
+"""The composition root: parses the command line, builds settings, runs one command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from processor import __version__
+from processor.config import Settings, load_settings
+from processor.logs import configure_logging
+
+EXIT_CONFIG = 2
+
+DESCRIPTION = """\
+Apply a Medicare carrier's Agent of Record (AOR) retention policy to enrollment and
+plan-change events, joined with agent-status snapshots as of each event, and emit AOR
+assignments and commission adjustments. Policy and rate schedule are configuration:
+AOR_* environment variables, a TOML --config file, or the flags below.
+"""
+
+
+def wall_clock() -> datetime:
+    """The only wall-clock read: dead letters' failed_at."""
+    return datetime.now(UTC)
+
+
+def _policy_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "policy settings", "override AOR_* environment variables and the --config file")
+    group.add_argument("--schedule-file", type=Path, metavar="CSV",
+                       help="rate schedule replacing the CMS fair-market-value caps "
+                            "(columns plan_year,region,ma_initial,ma_renewal,pdp_initial,"
+                            "pdp_renewal)")
+    group.add_argument("--plan-years", metavar="Y,Y",
+                       help="plan years the schedule must cover (default 2024,2025,2026)")
+    group.add_argument("--protected-channels", metavar="C,C",
+                       help="internal channels whose plan changes keep the AOR "
+                            "(default: all four internal channels)")
+    group.add_argument("--eligibility-checks", metavar="C,C",
+                       help="checks that apply: ACTIVE,LICENSED,APPOINTED,CERTIFIED (default all)")
+    group.add_argument("--facilitator-takes-aor", action=argparse.BooleanOptionalAction,
+                       default=None, help="an eligible external facilitator takes the AOR "
+                                          "(default yes)")
+    group.add_argument("--correction-window-days", type=int, metavar="DAYS",
+                       help="how far back late inputs re-decide events (default 400)")
+    group.add_argument("--policy-name", help="readable part of policy_version")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        config_file=args.config,
+        schedule_file=getattr(args, "schedule_file", None),
+        plan_years=getattr(args, "plan_years", None),
+        protected_channels=getattr(args, "protected_channels", None),
+        eligibility_checks=getattr(args, "eligibility_checks", None),
+        facilitator_takes_aor=getattr(args, "facilitator_takes_aor", None),
+        correction_window_days=getattr(args, "correction_window_days", None),
+        policy_name=getattr(args, "policy_name", None),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aor-processor", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", type=Path, metavar="TOML",
+                        help="settings file (keys as the AOR_ variables without the prefix, "
+                             "in lower case)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="structlog JSON logs on stderr (default WARNING)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = commands.add_parser(
+        "replay", help="decide a folder of input files and write the outputs",
+        description="Replay enrollments, plan-changes and agent-status files (.jsonl or "
+                    ".avro) in recorded_at order and write assignments, "
+                    "commission-adjustments and dead-letters to the output folder. Bad "
+                    "lines become dead letters; the rest is processed. Prints a summary.")
+    replay.add_argument("--input", type=Path, required=True, metavar="DIR",
+                        help="folder with enrollments, plan-changes, agent-status files")
+    replay.add_argument("--output", type=Path, required=True, metavar="DIR",
+                        help="folder for the outputs (created if missing)")
+    replay.add_argument("--format", choices=["jsonl", "avro"],
+                        help="output format (default: the inputs' format)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument("--quiet", action="store_true", help="no summary tables")
+    _policy_flags(replay)
+
+    generate = commands.add_parser(
+        "generate", help="write a synthetic input history",
+        description="Write a realistic, deterministic synthetic history (AEP and OEP "
+                    "bursts, all six channels, agents who terminate or lapse, late and "
+                    "backdated snapshots, out-of-order events) for demos, tests and "
+                    "benchmarks.")
+    generate.add_argument("--members", type=int, default=1000, help="members (default 1000)")
+    generate.add_argument("--agents", type=int, default=200, help="agents (default 200)")
+    generate.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    generate.add_argument("--malformed-rate", type=float, default=0.0, metavar="FRACTION",
+                          help="add this fraction of malformed JSON lines (default 0)")
+    generate.add_argument("--format", choices=["jsonl", "avro"], default="jsonl",
+                          help="file format (default jsonl)")
+    generate.add_argument("--output", type=Path, required=True, metavar="DIR",
+                          help="folder to write (created if missing)")
+    return parser
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from processor.codec.kinds import FileFormat
+    from processor.files.outputs import FileSink
+    from processor.files.render import render_summary
+    from processor.files.replay import input_files, replay
+    from processor.policy_io.build import build_policy
+
+    policy = build_policy(_settings(args))
+    files = input_files(args.input)
+    if args.format:
+        fmt = FileFormat(args.format)
+    else:
+        fmt = (FileFormat.AVRO if all(p.suffix == ".avro" for p in files.values())
+               else FileFormat.JSONL)
+    log = structlog.get_logger("aor.replay")
+    log.info("replay.started", input=str(args.input), output=str(args.output),
+             policy_version=policy.policy_version, format=fmt.value)
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    show = not args.no_progress and console.is_terminal
+    with FileSink(args.output, fmt) as sink, _progress(console) as bar:
+        task = bar.add_task("replaying", total=None, visible=show)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = replay(args.input, policy, sink, wall_clock, progress)
+    seconds = time.perf_counter() - started
+    (args.output / "summary.json").write_text(
+        json.dumps({"policy_version": policy.policy_version, **summary.to_json()}, indent=2)
+        + "\n")
+    log.info("replay.finished", seconds=round(seconds, 3), outputs=sink.counts(),
+             dead_letters=sum(summary.dead_letters.values()))
+    if not args.quiet:
+        out = Console()
+        out.print(f"[bold]aor-processor replay[/bold] {args.input} -> {args.output}  "
+                  f"policy {policy.policy_version}")
+        render_summary(summary, out, seconds)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from processor.generate.history import GeneratorConfig, generate
+    from processor.generate.write import write_history
+
+    if args.members < 1 or args.agents < 1:
+        raise ValueError("--members and --agents must be at least 1")
+    if not 0.0 <= args.malformed_rate < 1.0:
+        raise ValueError("--malformed-rate must be in [0, 1)")
+    config = GeneratorConfig(members=args.members, agents=args.agents, seed=args.seed,
+                             malformed_rate=args.malformed_rate)
+    started = time.perf_counter()
+    manifest = write_history(generate(config), args.output, args.format)
+    Console().print(f"wrote {args.output} in {time.perf_counter() - started:.1f} s: "
+                    f"{json.dumps(manifest.get('records', manifest), sort_keys=True)}")
+    return 0
+
+
+COMMANDS = {"replay": cmd_replay, "generate": cmd_generate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return COMMANDS[args.command](args)
+    except ValueError as error:
+        # Configuration and input-folder problems: one clear line, no traceback.
+        print(f"aor-processor {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

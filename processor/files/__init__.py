@@ -1,0 +1,1 @@
+"""File replay: the oracle the Kafka runtime must agree with."""

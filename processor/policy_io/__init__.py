@@ -1,0 +1,1 @@
+"""Loading policy configuration from files (the schedule CSV) into domain settings."""
