@@ -184,7 +184,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     manifest = write_history(generate(config), args.output, args.format)
     Console().print(f"wrote {args.output} in {time.perf_counter() - started:.1f} s: "
-                    f"{json.dumps(manifest.get('records', manifest), sort_keys=True)}")
+                    f"{json.dumps(manifest['counts'], sort_keys=True)}, "
+                    f"malformed lines {manifest['malformed_total']}")
     return 0
 
 

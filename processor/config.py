@@ -6,10 +6,11 @@ Precedence (highest first): CLI flags, environment, config file, defaults.
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,6 +21,13 @@ from pydantic_settings import (
 
 from processor.domain.model import INTERNAL_CHANNELS, Channel
 from processor.domain.settings import ALL_CHECKS, Check
+
+
+class WireFormat(StrEnum):
+    """Avro on Kafka (contract.md "Wire format on Kafka")."""
+
+    FINGERPRINT = "fingerprint"  # plain Avro, CRC-64-AVRO fingerprint in a header
+    CONFLUENT = "confluent"  # magic byte 0 + 4-byte schema id, with a Schema Registry
 
 
 class Settings(BaseSettings):
@@ -40,6 +48,51 @@ class Settings(BaseSettings):
         None, description="CSV rate schedule replacing the CMS fair-market-value caps")
     plan_years: Annotated[tuple[int, ...], NoDecode] = Field(
         (2024, 2025, 2026), description="plan years the schedule must cover at start-up")
+
+
+    # Kafka. Every Kafka command also takes --bootstrap-servers.
+    bootstrap_servers: str = Field(
+        "localhost:9092",
+        validation_alias=AliasChoices("AOR_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS",
+                                      "bootstrap_servers"),
+        description="Kafka bootstrap servers (AOR_ or KAFKA_BOOTSTRAP_SERVERS)")
+    application_id: str = Field(
+        "aor-processor", description="consumer group id and prefix of internal topics")
+    instance_id: str | None = Field(
+        None, description="stable id of this instance: transactional.id and static group "
+                          "membership (default: host name)")
+    enrollments_topic: str = "aor.enrollments.v1"
+    plan_changes_topic: str = "aor.plan-changes.v1"
+    agent_status_topic: str = "aor.agent-status.v1"
+    assignments_topic: str = "aor.assignments.v1"
+    adjustments_topic: str = "aor.commission-adjustments.v1"
+    dead_letters_topic: str = "aor.dead-letters.v1"
+    partitions: int = Field(6, ge=1, description="partitions of topics the processor creates")
+    replication_factor: int = Field(1, ge=1, description="replication of created topics")
+    wire_format: WireFormat = WireFormat.FINGERPRINT
+    schema_registry_url: str | None = Field(
+        None, description="Schema Registry URL (wire_format=confluent)")
+    # librdkafka security settings, passed through to every client.
+    security_protocol: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    # Any other librdkafka property, e.g. AOR_KAFKA_EXTRA='{"socket.timeout.ms": "30000"}'.
+    kafka_extra: dict[str, str] = Field(default_factory=dict)
+    # Runtime.
+    batch_size: int = Field(500, ge=1, description="records per transaction at most")
+    max_gate_wait_ms: int = Field(
+        5000, ge=0, description="longest an event waits for the agent-status table")
+    metrics_port: int = Field(9108, ge=0, le=65535,
+                              description="Prometheus /metrics and /healthz port (0: off)")
+
+    @property
+    def changelog_topic(self) -> str:
+        return f"{self.application_id}.member-state.changelog"
 
     @field_validator("protected_channels", "eligibility_checks", "plan_years", mode="before")
     @classmethod

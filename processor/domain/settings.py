@@ -36,6 +36,8 @@ class PolicySettings:
     facilitator_takes_aor: bool = True
     correction_window_days: int = 400
     schedule: RateSchedule = field(default=DEFAULT_SCHEDULE)
+    # Derived once: every output carries it.
+    policy_version: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if not self.protected_channels <= INTERNAL_CHANNELS:
@@ -43,6 +45,10 @@ class PolicySettings:
             raise ValueError(f"only internal channels can be protected, not {', '.join(extra)}")
         if self.correction_window_days < 0:
             raise ValueError("the correction window cannot be negative")
+        digest = hashlib.sha256(
+            json.dumps(self.canonical(), sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        object.__setattr__(self, "policy_version", f"{self.name}+{digest[:10]}")
 
     @property
     def correction_window(self) -> timedelta:
@@ -72,10 +78,3 @@ class PolicySettings:
                 )
             ],
         }
-
-    @property
-    def policy_version(self) -> str:
-        digest = hashlib.sha256(
-            json.dumps(self.canonical(), sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest()
-        return f"{self.name}+{digest[:10]}"

@@ -58,7 +58,7 @@ def test_settings_change_the_policy_version() -> None:
 )
 def test_bad_settings_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        load_settings(**overrides)
+        load_settings(None, **overrides)
 
 
 def test_external_channel_cannot_be_protected() -> None:
