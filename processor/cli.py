@@ -63,9 +63,26 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--policy-name", help="readable part of policy_version")
 
 
+def _kafka_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("kafka", "override AOR_* environment variables")
+    group.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                       help="Kafka bootstrap servers (default AOR_BOOTSTRAP_SERVERS or "
+                            "KAFKA_BOOTSTRAP_SERVERS, else localhost:9092)")
+    group.add_argument("--application-id", help="consumer group id and prefix of the "
+                                                "changelog topic (default aor-processor)")
+    group.add_argument("--instance-id", help="stable id of this instance (default: host name)")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         config_file=args.config,
+        bootstrap_servers=getattr(args, "bootstrap_servers", None),
+        application_id=getattr(args, "application_id", None),
+        instance_id=getattr(args, "instance_id", None),
+        metrics_port=getattr(args, "metrics_port", None),
+        batch_size=getattr(args, "batch_size", None),
+        max_gate_wait_ms=getattr(args, "max_gate_wait_ms", None),
+        session_timeout_ms=getattr(args, "session_timeout_ms", None),
         schedule_file=getattr(args, "schedule_file", None),
         plan_years=getattr(args, "plan_years", None),
         protected_channels=getattr(args, "protected_channels", None),
@@ -104,6 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument("--quiet", action="store_true", help="no summary tables")
     _policy_flags(replay)
+
+    run = commands.add_parser(
+        "run", help="run the exactly-once Kafka consumer group",
+        description="Consume enrollments and plan changes as a consumer group, read the "
+                    "whole agent-status topic into a bitemporal table, decide, and emit "
+                    "assignments, commission adjustments and dead letters exactly once "
+                    "(transactions, read_committed). Member state is restored from the "
+                    "compacted changelog. SIGTERM drains and exits 0.")
+    _kafka_flags(run)
+    run.add_argument("--until-idle", type=float, metavar="SECONDS",
+                     help="exit 0 once the inputs have been idle this long (tests, "
+                          "backfills)")
+    run.add_argument("--metrics-port", type=int, metavar="PORT",
+                     help="port of /metrics, /healthz, /readyz (default 9108; 0: off)")
+    run.add_argument("--batch-size", type=int, help="inputs per transaction at most")
+    run.add_argument("--max-gate-wait-ms", type=int, metavar="MS",
+                     help="longest an event waits for the agent-status table (default 5000)")
+    run.add_argument("--session-timeout-ms", type=int, metavar="MS",
+                     help="consumer group session timeout (default 45000)")
+    _policy_flags(run)
 
     generate = commands.add_parser(
         "generate", help="write a synthetic input history",
@@ -189,7 +226,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"replay": cmd_replay, "generate": cmd_generate}
+def cmd_run(args: argparse.Namespace) -> int:
+    from processor.policy_io.build import build_policy
+    from processor.runtime.service import run_processor
+
+    settings = _settings(args)
+    policy = build_policy(settings)
+    log = structlog.get_logger("aor.run")
+    log.info("run.started", application_id=settings.application_id,
+             policy_version=policy.policy_version, wire_format=settings.wire_format.value)
+    stats = run_processor(settings, policy, args.until_idle)
+    Console(stderr=True).print(
+        f"aor-processor run: {stats.inputs:,} inputs, {stats.decisions:,} decisions, "
+        f"{stats.corrections:,} corrections, {stats.dead_letters:,} dead letters, "
+        f"{stats.transactions:,} transactions ({stats.aborted} aborted), "
+        f"{stats.rebalances} rebalance callbacks, {stats.early} early decisions")
+    log.info("run.finished", inputs=stats.inputs, decisions=stats.decisions,
+             corrections=stats.corrections, dead_letters=stats.dead_letters)
+    return 0
+
+
+COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

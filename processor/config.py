@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(500, ge=1, description="records per transaction at most")
     max_gate_wait_ms: int = Field(
         5000, ge=0, description="longest an event waits for the agent-status table")
+    session_timeout_ms: int = Field(
+        45000, ge=1000, description="consumer group session timeout")
+    static_membership: bool = Field(
+        True, description="group.instance.id = instance_id: a restart keeps its partitions")
     metrics_port: int = Field(9108, ge=0, le=65535,
                               description="Prometheus /metrics and /healthz port (0: off)")
 

@@ -1,0 +1,1 @@
+"""The Kafka runtime: the exactly-once consumer group around the domain engine."""

@@ -1,0 +1,383 @@
+"""The exactly-once consumer loop (architecture.md): poll, decide, one transaction.
+
+Co-partitioning: librdkafka's cooperative-sticky assignor balances topic-partitions
+without keeping partition p of two topics together, so the group subscribes to the
+enrollments topic only and a second, assign-only consumer follows with plan-changes
+partition p from the group's committed offset. Both offsets are committed in the
+same transaction with the group's metadata, so they move together.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+
+from processor.codec.dead_letter import DeadLetter
+from processor.codec.errors import DecodeError
+from processor.codec.kinds import RecordKind
+from processor.codec.wire import WireCodec, key_of
+from processor.config import Settings
+from processor.domain.agents import AgentTable
+from processor.domain.engine import Engine
+from processor.domain.model import Enrollment, PlanChange
+from processor.domain.settings import PolicySettings
+from processor.kafka import clients
+from processor.runtime.agent_feed import AgentFeed
+from processor.runtime.metrics import Health, Metrics
+from processor.runtime.partition import Inbound, PartitionWorker, Produced
+from processor.runtime.restore import META_KEY, restore_partition
+from processor.runtime.state_codec import encode_meta, encode_state
+
+log = structlog.get_logger("aor.runtime")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class RunStats:
+    inputs: int = 0
+    decisions: int = 0
+    corrections: int = 0
+    dead_letters: int = 0
+    transactions: int = 0
+    aborted: int = 0
+    rebalances: int = 0
+    early: int = 0
+    restored_members: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class KafkaProcessor:
+    def __init__(self, settings: Settings, policy: PolicySettings, wire: WireCodec,
+                 metrics: Metrics, health: Health, clock: Callable[[], datetime] = utc_now
+                 ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.wire = wire
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.instance_id = settings.instance_id or socket.gethostname()
+        self.table = AgentTable()
+        self.workers: dict[int, PartitionWorker] = {}
+        self.stats = RunStats()
+        self.stopping = False
+        self.ever_assigned = False
+        self.enrollments = settings.enrollments_topic
+        self.plan_changes = settings.plan_changes_topic
+        self._pending_assign: list[int] = []
+        self._last_activity = time.monotonic()
+
+    # -- clients ---------------------------------------------------------------
+
+    def _clients(self) -> None:
+        s = self.settings
+        common: dict[str, Any] = {"isolation.level": "read_committed",
+                                  "enable.partition.eof": True,
+                                  "auto.offset.reset": "earliest"}
+        group: dict[str, Any] = {**common,
+                                 "partition.assignment.strategy": "cooperative-sticky",
+                                 "session.timeout.ms": s.session_timeout_ms}
+        if s.static_membership:
+            group["group.instance.id"] = self.instance_id
+        self.driver = clients.consumer(s, **group)
+        self.follower = clients.consumer(s, **common)
+        self.table_consumer = clients.consumer(
+            s, **{**common, "group.id": f"{s.application_id}.agent-table.{self.instance_id}"})
+        self.restorer = clients.consumer(
+            s, **{**common, "group.id": f"{s.application_id}.restore.{self.instance_id}"})
+        transactional: dict[str, Any] = {
+            "transactional.id": f"{s.application_id}-{self.instance_id}",
+            "enable.idempotence": True, "linger.ms": 5, "transaction.timeout.ms": 60000}
+        self.producer = clients.producer(s, **transactional)
+
+    def _check_topics(self) -> None:
+        admin = clients.admin(self.settings)
+        meta = admin.list_topics(timeout=30)
+        s = self.settings
+        needed = [s.enrollments_topic, s.plan_changes_topic, s.agent_status_topic,
+                  s.assignments_topic, s.adjustments_topic, s.dead_letters_topic,
+                  s.changelog_topic]
+        missing = [t for t in needed if t not in meta.topics]
+        if missing:
+            raise ValueError(f"missing topic(s) {', '.join(missing)}; run "
+                             "`aor-processor topics create` first")
+        counts = {t: len(meta.topics[t].partitions)
+                  for t in (s.enrollments_topic, s.plan_changes_topic, s.changelog_topic)}
+        if len(set(counts.values())) != 1:
+            raise ValueError(f"inputs and changelog are not co-partitioned: {counts}")
+
+    # -- rebalancing -----------------------------------------------------------
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.stats.rebalances += 1
+        self.ever_assigned = True
+        # Restoring inside the callback would stall librdkafka's rebalance; note the
+        # partitions and restore them before the next batch is processed.
+        self._pending_assign.extend(tp.partition for tp in partitions)
+        log.info("partitions.assigned", partitions=sorted(tp.partition for tp in partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.stats.rebalances += 1
+        # No transaction is ever open across a poll, so there is nothing to finish.
+        gone = [tp.partition for tp in partitions]
+        for p in gone:
+            self.workers.pop(p, None)
+            if p in self._pending_assign:
+                self._pending_assign.remove(p)
+        if gone:
+            self.follower.incremental_unassign(
+                [TopicPartition(self.plan_changes, p) for p in gone])
+        self.metrics.assigned_partitions.set(len(self.workers))
+        log.info("partitions.revoked", partitions=sorted(gone))
+
+    def _restore_pending(self) -> None:
+        while self._pending_assign:
+            p = self._pending_assign.pop(0)
+            started = time.monotonic()
+            members, applied = restore_partition(self.restorer, self.settings.changelog_topic, p)
+            engine = Engine(self.policy, agents=self.table)
+            for state in members.values():
+                engine._store(state)
+            worker = PartitionWorker(p, engine, applied, (self.enrollments, self.plan_changes))
+            self.workers[p] = worker
+            committed = self.driver.committed(
+                [TopicPartition(self.plan_changes, p)], timeout=30)[0].offset
+            start = committed if committed >= 0 else OFFSET_BEGINNING
+            self.follower.incremental_assign([TopicPartition(self.plan_changes, p, start)])
+            self.stats.restored_members += len(members)
+            seconds = time.monotonic() - started
+            self.metrics.restore_seconds.observe(seconds)
+            log.info("partition.restored", partition=p, members=len(members),
+                     seconds=round(seconds, 3))
+        self.metrics.assigned_partitions.set(len(self.workers))
+
+    # -- input ------------------------------------------------------------------
+
+    def _ingest(self, messages: list[Any]) -> None:
+        for msg in messages:
+            topic, p = msg.topic(), msg.partition()
+            error = msg.error()
+            worker = self.workers.get(p)
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    if worker is not None:
+                        worker.mark_end(topic)
+                    continue
+                if error.fatal():
+                    raise KafkaException(error)
+                log.warning("consumer.error", error=str(error))
+                continue
+            if worker is None:
+                continue  # revoked while the batch was in flight; re-read by the new owner
+            self.metrics.records_in.labels(topic=topic).inc()
+            self.stats.inputs += 1
+            self._last_activity = time.monotonic()
+            kind = RecordKind.ENROLLMENT if topic == self.enrollments else RecordKind.PLAN_CHANGE
+            _, timestamp_ms = msg.timestamp()
+            record: Enrollment | PlanChange | None = None
+            letter: DeadLetter | None = None
+            try:
+                decoded = self.wire.decode(kind, msg.value(), msg.headers())
+                assert isinstance(decoded, Enrollment | PlanChange)
+                record = decoded
+                if msg.key() != decoded.member_id.encode():
+                    record, letter = None, self._letter(
+                        msg, "INVALID_RECORD",
+                        "record key does not match the payload's member_id")
+            except DecodeError as failure:
+                letter = self._letter(msg, failure.error_type.value, failure.message)
+            worker.add(Inbound(topic, msg.offset(), timestamp_ms, record, letter, msg.key(),
+                               msg.value()))
+
+    def _letter(self, msg: Any, error_type: str, message: str) -> DeadLetter:
+        return DeadLetter(source=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+                          key=msg.key(), value=msg.value(), error_type=error_type,
+                          error_message=message, failed_at=self.clock())
+
+    # -- processing and the transaction ---------------------------------------------
+
+    def _process(self) -> Produced:
+        out = Produced()
+        budget = self.settings.batch_size
+        wait_s = self.settings.max_gate_wait_ms / 1000
+        for p in sorted(self.workers):
+            if budget <= 0:
+                break
+            budget -= self.workers[p].step(self.feed, out, budget, wait_s, time.monotonic,
+                                           self.clock)
+        return out
+
+    def _commit(self, out: Produced) -> None:
+        offsets = [TopicPartition(topic, p, pos)
+                   for p, w in self.workers.items() for topic, pos in w.positions.items()]
+        dirty = [w for w in self.workers.values() if w.dirty or w.meta_dirty]
+        if not out.decisions and not out.letters and not dirty and not offsets:
+            return
+        s = self.settings
+        started = time.monotonic()
+        produced: dict[str, int] = {}
+
+        def send(topic: str, obj: object) -> None:
+            # A failed delivery fails commit_transaction, which aborts and rewinds.
+            value, headers = self.wire.encode(obj)
+            wire_headers: Any = headers
+            self.producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers)
+            produced[topic] = produced.get(topic, 0) + 1
+
+        try:
+            self.producer.begin_transaction()
+            for decision in out.decisions:
+                send(s.assignments_topic, decision.assignment)
+                for adjustment in decision.adjustments:
+                    send(s.adjustments_topic, adjustment)
+            for letter in out.letters:
+                send(s.dead_letters_topic, letter)
+            for worker in dirty:
+                for member_id in sorted(worker.dirty):
+                    state = worker.engine.members[member_id]
+                    self.producer.produce(s.changelog_topic, key=member_id.encode(),
+                                          value=encode_state(state),
+                                          partition=worker.partition)
+                if worker.meta_dirty:
+                    self.producer.produce(s.changelog_topic, key=META_KEY,
+                                          value=encode_meta(worker.applied),
+                                          partition=worker.partition)
+            if offsets:
+                self.producer.send_offsets_to_transaction(
+                    offsets, self.driver.consumer_group_metadata(), 30)
+            self.producer.commit_transaction(60)
+        except KafkaException as failure:
+            self._abort(failure)
+            return
+        for worker in dirty:
+            worker.dirty.clear()
+            worker.meta_dirty = False
+        for w in self.workers.values():
+            w.positions.clear()
+        self.metrics.transaction_seconds.observe(time.monotonic() - started)
+        self.metrics.transactions.labels(result="committed").inc()
+        for topic, n in produced.items():
+            self.metrics.records_out.labels(topic=topic).inc(n)
+        self._count(out)
+
+    def _count(self, out: Produced) -> None:
+        st = self.stats
+        st.transactions += 1
+        st.early += out.early
+        self.metrics.early_decisions.inc(out.early)
+        self.metrics.duplicates.inc(out.duplicates)
+        for decision in out.decisions:
+            a = decision.assignment
+            if a.revision:
+                st.corrections += 1
+                self.metrics.corrections.inc()
+            else:
+                st.decisions += 1
+                st.outcomes[a.outcome.value] = st.outcomes.get(a.outcome.value, 0) + 1
+                self.metrics.decisions.labels(outcome=a.outcome.value).inc()
+        for letter in out.letters:
+            st.dead_letters += 1
+            self.metrics.dead_letters.labels(error_type=letter.error_type).inc()
+        self.metrics.members.set(sum(len(w.engine.members) for w in self.workers.values()))
+
+    def _abort(self, failure: KafkaException) -> None:
+        error = failure.args[0] if failure.args else None
+        self.stats.aborted += 1
+        self.metrics.transactions.labels(result="aborted").inc()
+        if error is not None and hasattr(error, "fatal") and error.fatal():
+            raise failure
+        log.warning("transaction.aborted", error=str(failure))
+        try:
+            self.producer.abort_transaction(60)
+        except KafkaException as again:
+            raise RuntimeError(f"could not abort the transaction: {again}") from failure
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """Back to the last committed offsets and state: rebuild every partition."""
+        owned = sorted(self.workers)
+        self.workers.clear()
+        self.follower.incremental_unassign([TopicPartition(self.plan_changes, p) for p in owned])
+        committed = self.driver.committed(
+            [TopicPartition(self.enrollments, p) for p in owned], timeout=30)
+        for tp in committed:
+            self.driver.seek(TopicPartition(self.enrollments, tp.partition,
+                                            tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
+        self._pending_assign.extend(owned)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self, until_idle_s: float | None = None) -> RunStats:
+        self._check_topics()
+        self._clients()
+        self.producer.init_transactions(60)
+        self.feed = AgentFeed(self.table_consumer, self.settings.agent_status_topic, self.wire,
+                              self.table, self.clock)
+        self.feed.start()
+        self.feed.bootstrap()
+        self.metrics.agent_snapshots.set(len(self.table))
+        log.info("agent_table.bootstrapped", snapshots=len(self.table))
+        self.driver.subscribe([self.enrollments], on_assign=self._on_assign,
+                              on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        previous = [signal.signal(signal.SIGTERM, self._stop),
+                    signal.signal(signal.SIGINT, self._stop)]
+        self.health.ready = True
+        try:
+            while not self.stopping:
+                self.health.beat()
+                self.metrics.last_loop.set(time.time())
+                messages = self.driver.consume(self.settings.batch_size, 0.05)
+                self._restore_pending()
+                messages += self.follower.consume(self.settings.batch_size, 0.05)
+                if self.feed.poll(5000, 0.0):
+                    self._last_activity = time.monotonic()
+                    self.metrics.agent_snapshots.set(len(self.table))
+                self._ingest(messages)
+                out = self._process()
+                self._commit(out)
+                if out.decisions or out.letters:
+                    self._last_activity = time.monotonic()
+                if until_idle_s is not None and self._idle_for() >= until_idle_s:
+                    log.info("run.idle", seconds=until_idle_s)
+                    break
+        finally:
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
+            self.health.ready = False
+            self._close()
+        return self.stats
+
+    def _idle_for(self) -> float:
+        if not self.ever_assigned or self._pending_assign:
+            return 0.0
+        busy = any(not w.idle or self.feed.has_pending(w.applied) or w.dirty or w.meta_dirty
+                   for w in self.workers.values())
+        if busy or not self.feed.caught_up():
+            self._last_activity = time.monotonic()
+            return 0.0
+        return time.monotonic() - self._last_activity
+
+    def _stop(self, signum: int, frame: object) -> None:
+        log.info("run.stopping", signal=signum)
+        self.stopping = True
+
+    def _close(self) -> None:
+        # The driver first: closing it revokes partitions, which touches the follower.
+        for name, consumer in (("driver", self.driver), ("follower", self.follower),
+                               ("table", self.table_consumer), ("restorer", self.restorer)):
+            try:
+                consumer.close()
+            except (KafkaException, RuntimeError, SystemError) as failure:
+                log.warning("consumer.close_failed", consumer=name, error=str(failure))
+        self.producer.flush(30)
