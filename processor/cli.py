@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="consumer group session timeout (default 45000)")
     _policy_flags(run)
 
+    from processor.devkafka.cli import add_dev_kafka_parser
+    from processor.kafka.cli import add_kafka_parsers
+
+    add_kafka_parsers(commands)
+    add_dev_kafka_parser(commands)
+
     generate = commands.add_parser(
         "generate", help="write a synthetic input history",
         description="Write a realistic, deterministic synthetic history (AEP and OEP "
@@ -246,7 +252,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run}
+def cmd_kafka_tool(args: argparse.Namespace) -> int:
+    from processor.kafka.cli import kafka_overrides
+
+    settings = load_settings(config_file=args.config, **kafka_overrides(args))
+    code: int = args.kafka_handler(args, settings)
+    return code
+
+
+def cmd_dev_kafka(args: argparse.Namespace) -> int:
+    from processor.devkafka.cli import run_dev_kafka
+
+    return run_dev_kafka(args)
+
+
+COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run,
+            "topics": cmd_kafka_tool, "load": cmd_kafka_tool, "dump": cmd_kafka_tool,
+            "dev-kafka": cmd_dev_kafka}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,9 +40,12 @@ class Engine:
     # agent_id -> members whose decisions looked at that agent (never shrinks: a stale
     # entry only costs an affected-check that finds nothing).
     watchers: dict[str, set[str]] = field(default_factory=dict)
+    # Members stored since the owner last drained this (what a changelog must persist).
+    changed: set[str] = field(default_factory=set)
 
     def _store(self, state: MemberState) -> None:
         self.members[state.member_id] = state
+        self.changed.add(state.member_id)
         for agent_id in state.agents_looked_at:
             self.watchers.setdefault(agent_id, set()).add(state.member_id)
 
@@ -70,17 +73,26 @@ class Engine:
             if state is None:
                 continue
             step = on_snapshot(state, snapshot, self.agents, self.settings)
-            if step.decisions:
+            # Store any re-evaluation, even one that emits nothing: the member's state
+            # then records the snapshots its decisions rest on now, and the next snapshot
+            # of the agent is compared with those rather than with superseded ones.
+            if step.state is not state:
                 self._store(step.state)
-                out.extend(step.decisions)
+            out.extend(step.decisions)
         return tuple(out)
 
     def on_snapshot(self, snapshot: AgentStatusSnapshot, *, settle_later: bool = False) -> Result:
         """A snapshot arrives: hold it and correct the members it affects.
 
         With `settle_later` (inputs out of arrival order), also apply to each affected
-        member the snapshots already held that were recorded after this one.
+        member the snapshots already held that were recorded after this one. A snapshot
+        already held with the same payload is a duplicate: no output, no state change.
         """
+        if self.agents.get(snapshot.snapshot_id) == snapshot:
+            # A redelivery (producer retry, re-read topic): its correction is already in
+            # the state. Applying it again would re-decide at its older horizon and take
+            # members back to what it alone said, undoing later snapshots.
+            return Result(duplicate=True)
         rejection = self.add_snapshot(snapshot)
         if rejection is not None:
             return Result(rejection=rejection)
@@ -105,9 +117,14 @@ class Engine:
             decisions.extend(self._settle(event.member_id, (event.recorded_at, ALL_IDS)))
         return Result(tuple(decisions))
 
+    def restore(self, state: MemberState) -> None:
+        """Take a member's state from durable storage (it is not a change)."""
+        self._store(state)
+        self.changed.discard(state.member_id)
+
     def _settle(self, member_id: str, after: Horizon) -> Iterator[Decision]:
         state = self.members[member_id]
         step = settle(state, self.agents, after, self.settings)
-        if step.decisions:
+        if step.state is not state:
             self._store(step.state)
         yield from step.decisions

@@ -47,6 +47,7 @@ class Fact(StrEnum):
     WRITING_AGENT_PRESENT = "WRITING_AGENT_PRESENT"
     WRITING_AGENT_EXTERNAL = "WRITING_AGENT_EXTERNAL"
     ORIGINAL_AGENT_PRESENT = "ORIGINAL_AGENT_PRESENT"
+    ORIGINAL_AGENT_EXTERNAL = "ORIGINAL_AGENT_EXTERNAL"
     INTERNAL_CHANNEL = "INTERNAL_CHANNEL"
     CHANNEL_PROTECTED = "CHANNEL_PROTECTED"
     SAME_AGENT = "SAME_AGENT"
@@ -210,6 +211,11 @@ def _plan_change(d: _Decider, before: Position | None, *, route: Channel | None,
         return d.ruling("2", Outcome.HOUSE, Reason.NO_ORIGINAL_AGENT, None, None, f_id,
                         output_channel)
     a = d.look(a_id)
+    # Internal agents are never an AOR (policy.md, "Who is involved"): an original agent
+    # whose snapshot in force now says INTERNAL (hired by the carrier) cannot be retained,
+    # so "A eligible" in rows 3, 5, 9 and S2 means eligible and external.
+    d.note(Fact.ORIGINAL_AGENT_EXTERNAL, a.external, f"affiliation {_affiliation(a)}", a)
+    a_eligible = a.external and a.eligible
     route_text = route.value if route is not None else "existing member's enrollment"
     d.note(Fact.INTERNAL_CHANNEL, internal,
            f"{route_text} is an internal route" if internal
@@ -221,7 +227,7 @@ def _plan_change(d: _Decider, before: Position | None, *, route: Channel | None,
         if not protected:
             return d.ruling("S1", Outcome.RELEASED, Reason.INTERNAL_CHANNEL_NOT_PROTECTED,
                             a_id, None, f_id, output_channel)
-        if a.eligible:
+        if a_eligible:
             return d.ruling("3", Outcome.RETAINED, Reason.INTERNAL_PLAN_CHANGE_PROTECTED,
                             a_id, a_id, f_id, output_channel)
         return d.ruling("4", Outcome.RELEASED, Reason.ORIGINAL_AGENT_INELIGIBLE, a_id, None,
@@ -231,7 +237,7 @@ def _plan_change(d: _Decider, before: Position | None, *, route: Channel | None,
            f"facilitator {f_id} is the agent of record" if same
            else f"facilitator {f_id} is not the agent of record {a_id}", agent_id=f_id)
     if same:
-        if a.eligible:
+        if a_eligible:
             return d.ruling("5", Outcome.RETAINED, Reason.ORIGINAL_AGENT_APPLICATION, a_id,
                             a_id, f_id, output_channel)
         return d.ruling("6", Outcome.RELEASED, Reason.ORIGINAL_AGENT_INELIGIBLE, a_id, None,
@@ -251,12 +257,12 @@ def _plan_change(d: _Decider, before: Position | None, *, route: Channel | None,
         if takes:
             return d.ruling("8", Outcome.TRANSFERRED, Reason.EXTERNAL_CALL_CENTER_FACILITATED,
                             a_id, f_id, f_id, output_channel)
-        if a.eligible:
+        if a_eligible:
             return d.ruling("S2", Outcome.RETAINED, Reason.FACILITATOR_DOES_NOT_TAKE_AOR, a_id,
                             a_id, f_id, output_channel)
         return d.ruling("S3", Outcome.RELEASED, Reason.ORIGINAL_AGENT_INELIGIBLE, a_id, None,
                         f_id, output_channel)
-    if a.eligible:
+    if a_eligible:
         return d.ruling("9", Outcome.RETAINED, Reason.FACILITATOR_INELIGIBLE, a_id, a_id, f_id,
                         output_channel, review=True)
     return d.ruling("10", Outcome.RELEASED, Reason.ORIGINAL_AGENT_INELIGIBLE, a_id, None, f_id,

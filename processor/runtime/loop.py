@@ -77,6 +77,7 @@ class KafkaProcessor:
         self.plan_changes = settings.plan_changes_topic
         self._pending_assign: list[int] = []
         self._last_activity = time.monotonic()
+        self._lag_measured = 0.0
 
     # -- clients ---------------------------------------------------------------
 
@@ -148,7 +149,7 @@ class KafkaProcessor:
             members, applied = restore_partition(self.restorer, self.settings.changelog_topic, p)
             engine = Engine(self.policy, agents=self.table)
             for state in members.values():
-                engine._store(state)
+                engine.restore(state)
             worker = PartitionWorker(p, engine, applied, (self.enrollments, self.plan_changes))
             self.workers[p] = worker
             committed = self.driver.committed(
@@ -348,6 +349,7 @@ class KafkaProcessor:
                 self._commit(out)
                 if out.decisions or out.letters:
                     self._last_activity = time.monotonic()
+                self._measure_lag()
                 if until_idle_s is not None and self._idle_for() >= until_idle_s:
                     log.info("run.idle", seconds=until_idle_s)
                     break
@@ -357,6 +359,27 @@ class KafkaProcessor:
             self.health.ready = False
             self._close()
         return self.stats
+
+    def _measure_lag(self) -> None:
+        """Consumer lag per input topic, from cached watermarks, every few seconds."""
+        now = time.monotonic()
+        if now - self._lag_measured < 5.0:
+            return
+        self._lag_measured = now
+        for topic, consumer in ((self.enrollments, self.driver),
+                                (self.plan_changes, self.follower)):
+            lag = 0
+            for p, worker in self.workers.items():
+                tp = TopicPartition(topic, p)
+                try:
+                    _, high = consumer.get_watermark_offsets(tp, cached=True)
+                    position = consumer.position([tp])[0].offset
+                except KafkaException:
+                    continue
+                if high >= 0 and position >= 0:
+                    lag += max(0, high - position)
+                lag += len(worker.buffers[topic])
+            self.metrics.consumer_lag.labels(topic=topic).set(lag)
 
     def _idle_for(self) -> float:
         if not self.ever_assigned or self._pending_assign:

@@ -90,10 +90,8 @@ class PartitionWorker:
 
     def _apply(self, item: FeedItem, out: Produced) -> None:
         if item.snapshot is not None:
-            decisions = self.engine.apply_snapshot(item.snapshot)
-            if decisions:
-                out.decisions.extend(decisions)
-                self._touch(decisions)
+            out.decisions.extend(self.engine.apply_snapshot(item.snapshot))
+            self._drain()
         elif item.letter is not None and self.partition == 0:
             # Every instance reads agent-status; partition 0's owner reports its dead
             # letters, once, in the transaction that records the offset as applied.
@@ -101,9 +99,11 @@ class PartitionWorker:
         self.applied[item.partition] = item.offset + 1
         self.meta_dirty = True
 
-    def _touch(self, decisions: tuple[Decision, ...] | list[Decision]) -> None:
-        for decision in decisions:
-            self.dirty.add(decision.assignment.member_id)
+    def _drain(self) -> None:
+        # Every stored state goes to the changelog, even one that emitted nothing: it
+        # records the snapshots its decisions now rest on.
+        self.dirty |= self.engine.changed
+        self.engine.changed.clear()
 
     def step(self, feed: AgentFeed, out: Produced, budget: int, max_wait_s: float,
              now: Monotonic, clock: Clock) -> int:
@@ -139,9 +139,8 @@ class PartitionWorker:
                     error_message=result.rejection.message,
                     failed_at=clock()))
             out.duplicates += result.duplicate
-            if result.decisions:
-                out.decisions.extend(result.decisions)
-                self._touch(result.decisions)
+            out.decisions.extend(result.decisions)
+            self._drain()
         if self.idle and used < budget:
             # Both inputs are drained: snapshots read since are corrections now.
             for item in feed.pending(self.applied, None):

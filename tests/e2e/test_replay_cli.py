@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from processor.codec.files import read_records
+from processor.codec.dead_letter import DeadLetter
+from processor.codec.files import Decoded, read_records
 from processor.codec.kinds import RecordKind
 from processor.domain.model import AorAssignment
 
@@ -92,15 +93,18 @@ def test_avro_replay_agrees_with_json_lines(tmp_path: Path) -> None:
     cli("replay", "--input", avro, "--output", tmp_path / "out-avro", "--quiet")
     epoch = datetime.now(UTC)
     for kind in (RecordKind.ASSIGNMENT, RecordKind.ADJUSTMENT):
-        from_jsonl = [r.record for r in read_records(
-            tmp_path / "out-jsonl" / f"{kind.value}.jsonl", kind, epoch)]
-        from_avro = [r.record for r in read_records(
-            tmp_path / "out-avro" / f"{kind.value}.avro", kind, epoch)]
+        from_jsonl = _records(tmp_path / "out-jsonl" / f"{kind.value}.jsonl", kind, epoch)
+        from_avro = _records(tmp_path / "out-avro" / f"{kind.value}.avro", kind, epoch)
         assert from_jsonl, kind
         assert from_jsonl == from_avro, kind
-    assert all(isinstance(a, AorAssignment) for a in [
-        r.record for r in read_records(tmp_path / "out-avro" / "assignments.avro",
-                                       RecordKind.ASSIGNMENT, epoch)])
+    assert all(isinstance(a, AorAssignment) for a in _records(
+        tmp_path / "out-avro" / "assignments.avro", RecordKind.ASSIGNMENT, epoch))
+
+
+def _records(path: Path, kind: RecordKind, failed_at: datetime) -> list[object]:
+    decoded = list(read_records(path, kind, failed_at))
+    assert not [d for d in decoded if isinstance(d, DeadLetter)], path
+    return [d.record for d in decoded if isinstance(d, Decoded)]
 
 
 def test_bad_configuration_fails_with_a_clear_message(tmp_path: Path) -> None:

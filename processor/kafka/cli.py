@@ -1,0 +1,206 @@
+"""Command-line wiring of ``topics create``, ``load`` and ``dump`` for processor/cli.py.
+
+Hook-up (the composition root keeps building the one Settings object)::
+
+    add_kafka_parsers(commands, common_flags)          # in build_parser()
+    ...
+    settings = load_settings(config_file=args.config, **kafka_overrides(args))
+    return args.kafka_handler(args, settings)          # for "topics", "load", "dump"
+
+Exit codes: 0 done; 1 Kafka failed (unreachable broker, delivery error, a dump that
+did not finish or met undecodable records); 2 refused (co-partitioning mismatch, a
+missing topic, a bad input folder). Importing this module needs no broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from processor.config import Settings
+
+EXIT_OK = 0
+EXIT_KAFKA = 1
+EXIT_REFUSED = 2
+
+CommonFlags = Sequence[argparse.ArgumentParser] | Callable[[argparse.ArgumentParser], None] | None
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def add_kafka_parsers(subparsers: Any, common_flags: CommonFlags = None) -> None:
+    """Add ``topics`` (with ``create``), ``load`` and ``dump`` to ``subparsers`` (what
+    ``ArgumentParser.add_subparsers()`` returned). ``common_flags`` is either parent
+    parsers to inherit from or a function that adds flags to a parser. Each command sets
+    ``args.kafka_handler`` to its ``run_*`` function."""
+    parents = list(common_flags) if isinstance(common_flags, Sequence) else []
+    add_common = common_flags if callable(common_flags) else None
+
+    def command(parent: Any, name: str, handler: Handler | None, **kwargs: Any,
+                ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(name, parents=parents, **kwargs)
+        if handler is not None:
+            _kafka_flags(parser)
+            if add_common is not None:
+                add_common(parser)
+            parser.set_defaults(kafka_handler=handler)
+        return parser
+
+    topics = command(
+        subparsers, "topics", None, help="manage the processor's Kafka topics",
+        description="Manage the processor's Kafka topics.")
+    actions = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    create = command(
+        actions, "create", run_topics, help="create the topics (idempotent)",
+        description="Create the input, output, dead-letter and changelog topics that do "
+                    "not exist yet; existing ones are reported, never altered. "
+                    "Enrollments, plan-changes and the member-state changelog must have "
+                    "the same partition count: an existing one's count wins, and "
+                    "existing ones that disagree are refused (exit 2). agent-status "
+                    "gets retention.ms=-1 (kept forever, not compacted); the changelog "
+                    "is compacted.")
+    create.add_argument("--partitions", type=int, metavar="N",
+                        help="partitions of new topics (default AOR_PARTITIONS or 6)")
+    create.add_argument("--replication-factor", type=int, metavar="N",
+                        help="replication factor of new topics "
+                             "(default AOR_REPLICATION_FACTOR or 1)")
+
+    load = command(
+        subparsers, "load", run_load, help="publish an input folder to the input topics",
+        description="Publish the enrollments, plan-changes and agent-status files of a "
+                    "folder (.jsonl or .avro) to their topics, merged in recorded_at "
+                    "order as the file replay reads them, keyed by member_id / agent_id, "
+                    "with each record's Kafka timestamp set to its recorded_at. Lines "
+                    "that do not decode are counted and skipped. The producer is "
+                    "idempotent; any delivery error fails the load (exit 1). The topics "
+                    "must exist (`topics create`).")
+    load.add_argument("--input", type=Path, required=True, metavar="DIR",
+                      help="folder with enrollments, plan-changes, agent-status files")
+    load.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    dump = command(
+        subparsers, "dump", run_dump, help="write the output topics to files",
+        description="Read assignments, commission-adjustments and dead-letters from the "
+                    "start of each partition to its end offset as of now (committed "
+                    "transactions only, no consumer group, nothing committed) and write "
+                    "them as files, partition by partition in offset order. Exit 1 when "
+                    "a partition was not read to its end or a record did not decode.")
+    dump.add_argument("--output", type=Path, required=True, metavar="DIR",
+                      help="folder for the files (created if missing)")
+    dump.add_argument("--format", choices=["jsonl", "avro"], default="jsonl",
+                      help="file format (default jsonl)")
+    dump.add_argument("--idle-timeout", type=float, default=10.0, metavar="SECONDS",
+                      help="give up when no record arrives for this long (default 10)")
+
+
+def _kafka_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Kafka")
+    group.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                       help="Kafka bootstrap servers (default AOR_BOOTSTRAP_SERVERS or "
+                            "KAFKA_BOOTSTRAP_SERVERS, else localhost:9092)")
+    group.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="how long to wait for the broker (default 30)")
+
+
+def kafka_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings these commands' flags override (None: not given)."""
+    return {
+        "bootstrap_servers": getattr(args, "bootstrap_servers", None),
+        "partitions": getattr(args, "partitions", None),
+        "replication_factor": getattr(args, "replication_factor", None),
+    }
+
+
+def run_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from confluent_kafka import KafkaException
+
+    from processor.kafka.topics import CoPartitioningError, TopicsError, create_topics
+
+    out, err = Console(), Console(stderr=True)
+    try:
+        report = create_topics(settings, getattr(args, "partitions", None),
+                               getattr(args, "replication_factor", None),
+                               timeout=args.timeout)
+    except CoPartitioningError as exc:
+        err.print(f"[red]topics create refused:[/red] {exc}")
+        return EXIT_REFUSED
+    except (KafkaException, TopicsError) as exc:
+        err.print(f"[red]topics create failed[/red] ({settings.bootstrap_servers}): {exc}")
+        return EXIT_KAFKA
+    table = Table(title=f"topics at {settings.bootstrap_servers}")
+    for column in ("topic", "status", "partitions", "replication", "config"):
+        table.add_column(column)
+    for topic in report.topics:
+        config = ", ".join(f"{k}={v}" for k, v in sorted(topic.config.items()))
+        table.add_row(topic.name, topic.status.value, str(topic.partitions),
+                      str(topic.replication), config)
+    out.print(table)
+    out.print(f"created {len(report.created)}, existing {len(report.existing)}")
+    for warning in report.all_warnings():
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    return EXIT_OK
+
+
+def run_load(args: argparse.Namespace, settings: Settings) -> int:
+    from confluent_kafka import KafkaException
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from processor.kafka.load import LoadError, MissingTopicsError, load_folder
+    from processor.kafka.registry import RegistryError
+
+    out, err = Console(), Console(stderr=True)
+    show = not args.no_progress and err.is_terminal
+    try:
+        with Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(),
+                      console=err, transient=True, disable=not show) as bar:
+            task = bar.add_task("loading", total=None)
+            report = load_folder(settings, args.input,
+                                 lambda done, total: bar.update(task, completed=done,
+                                                                total=total),
+                                 timeout=max(args.timeout, 1.0))
+    except MissingTopicsError as exc:
+        err.print(f"[red]load refused:[/red] {exc}")
+        return EXIT_REFUSED
+    except (LoadError, KafkaException, RegistryError) as exc:
+        err.print(f"[red]load failed[/red] ({settings.bootstrap_servers}): {exc}")
+        return EXIT_KAFKA
+    published = ", ".join(f"{t} {n}" for t, n in report.published.items()) or "nothing"
+    out.print(f"loaded {report.total} records from {args.input} in {report.seconds:.1f} s "
+              f"({report.records_per_second:,.0f}/s): {published}")
+    if report.dead_letters:
+        skipped = ", ".join(f"{f} {n}" for f, n in report.dead_letters.items())
+        out.print(f"skipped lines that do not decode: {skipped}")
+    return EXIT_OK
+
+
+def run_dump(args: argparse.Namespace, settings: Settings) -> int:
+    from confluent_kafka import KafkaException
+
+    from processor.kafka.dump import dump_topics
+    from processor.kafka.load import MissingTopicsError
+    from processor.kafka.registry import RegistryError
+
+    out, err = Console(), Console(stderr=True)
+    try:
+        report = dump_topics(settings, args.output, args.format, args.idle_timeout,
+                             timeout=args.timeout)
+    except MissingTopicsError as exc:
+        err.print(f"[red]dump refused:[/red] {exc}")
+        return EXIT_REFUSED
+    except (KafkaException, RegistryError) as exc:
+        err.print(f"[red]dump failed[/red] ({settings.bootstrap_servers}): {exc}")
+        return EXIT_KAFKA
+    written = ", ".join(f"{f} {n}" for f, n in report.written.items())
+    out.print(f"dumped to {args.output} in {report.seconds:.1f} s: {written}")
+    for topic, count in report.undecodable.items():
+        err.print(f"[yellow]{topic}: {count} record(s) did not decode[/yellow]")
+    for line in report.errors:
+        err.print(f"  {line}")
+    if report.incomplete:
+        err.print(f"[yellow]not read to the end within --idle-timeout:[/yellow] "
+                  f"{', '.join(report.incomplete)}")
+    return EXIT_OK if report.ok else EXIT_KAFKA
