@@ -107,19 +107,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     replay = commands.add_parser(
-        "replay", help="decide a folder of input files and write the outputs",
+        "replay", help="decide input files or the input topics' history, write the outputs",
         description="Replay enrollments, plan-changes and agent-status files (.jsonl or "
                     ".avro) in recorded_at order and write assignments, "
                     "commission-adjustments and dead-letters to the output folder. Bad "
-                    "lines become dead letters; the rest is processed. Prints a summary.")
-    replay.add_argument("--input", type=Path, required=True, metavar="DIR",
+                    "lines become dead letters; the rest is processed. Prints a summary.\n\n"
+                    "With --from-kafka, replay the input topics instead, bounded by their "
+                    "end offsets at start: inputs recorded before --from are folded into "
+                    "member state silently, outputs are written for inputs recorded in "
+                    "[--from, --to), to --output files or to topics named --output-prefix "
+                    "+ the output topic. The live group's offsets never move.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    replay.add_argument("--input", type=Path, metavar="DIR",
                         help="folder with enrollments, plan-changes, agent-status files")
-    replay.add_argument("--output", type=Path, required=True, metavar="DIR",
+    replay.add_argument("--from-kafka", action="store_true",
+                        help="read the input topics instead of --input")
+    replay.add_argument("--from", dest="range_from", type=_instant, metavar="DATETIME",
+                        help="with --from-kafka: first recorded_at to emit outputs for "
+                             "(RFC 3339 with an offset, e.g. 2026-01-01T00:00:00Z)")
+    replay.add_argument("--to", dest="range_to", type=_instant, metavar="DATETIME",
+                        help="with --from-kafka: stop before inputs recorded at or after this")
+    replay.add_argument("--output", type=Path, metavar="DIR",
                         help="folder for the outputs (created if missing)")
+    replay.add_argument("--output-prefix", metavar="PREFIX",
+                        help="with --from-kafka: write to topics PREFIX + output topic name")
     replay.add_argument("--format", choices=["jsonl", "avro"],
                         help="output format (default: the inputs' format)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument("--quiet", action="store_true", help="no summary tables")
+    _kafka_flags(replay)
     _policy_flags(replay)
 
     run = commands.add_parser(
@@ -173,7 +189,23 @@ def _progress(console: Console) -> Progress:
         TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
 
 
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 datetime") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; add Z or +00:00")
+    return moment.astimezone(UTC)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.from_kafka:
+        return cmd_replay_kafka(args)
+    if args.input is None or args.output is None:
+        raise ValueError("give --input DIR and --output DIR (or --from-kafka)")
+    if args.range_from or args.range_to or args.output_prefix:
+        raise ValueError("--from, --to and --output-prefix go with --from-kafka")
     from processor.codec.kinds import FileFormat
     from processor.files.outputs import FileSink
     from processor.files.render import render_summary
@@ -209,6 +241,67 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.quiet:
         out = Console()
         out.print(f"[bold]aor-processor replay[/bold] {args.input} -> {args.output}  "
+                  f"policy {policy.policy_version}")
+        render_summary(summary, out, seconds)
+    return 0
+
+
+def cmd_replay_kafka(args: argparse.Namespace) -> int:
+    from processor.codec.kinds import FileFormat
+    from processor.files.outputs import FileSink, OutputSinkCloser
+    from processor.files.render import render_summary
+    from processor.files.replay import Window, replay_inputs
+    from processor.files.summary import RunSummary
+    from processor.kafka.history import read_history
+    from processor.kafka.registry import wire_codec
+    from processor.kafka.sinks import TopicSink
+    from processor.policy_io.build import build_policy
+
+    if (args.output is None) == (args.output_prefix is None):
+        raise ValueError("give exactly one of --output DIR and --output-prefix PREFIX")
+    if args.range_from and args.range_to and args.range_from >= args.range_to:
+        raise ValueError("--from must be before --to")
+    settings = _settings(args)
+    policy = build_policy(settings)
+    wire = wire_codec(settings)
+    window = Window(args.range_from, args.range_to)
+    console = Console(stderr=True)
+    show = not args.no_progress and console.is_terminal
+    started = time.perf_counter()
+    with _progress(console) as bar:
+        reading = bar.add_task("reading topics", total=None, visible=show)
+        history = read_history(settings, wire, wall_clock, args.range_to,
+                               lambda done, total: bar.update(reading, completed=done,
+                                                              total=total))
+        sink: OutputSinkCloser = (
+            FileSink(args.output, FileFormat(args.format or "jsonl")) if args.output
+            else TopicSink(settings, args.output_prefix, wire))
+        try:
+            summary = RunSummary()
+            for kind in history.read:
+                summary.inputs[kind] = history.read[kind]
+            for when, letter in history.letters:
+                if window.emits(when) and window.reads(when):
+                    summary.count_dead_letter(letter)
+                    sink.dead_letter(letter)
+            deciding = bar.add_task("replaying", total=len(history.inputs), visible=show)
+            replay_inputs(history.inputs, policy, sink, wall_clock,
+                          lambda done, total: bar.update(deciding, completed=done),
+                          window=window, summary=summary)
+        finally:
+            sink.close()
+    seconds = time.perf_counter() - started
+    target = str(args.output) if args.output else f"topics {args.output_prefix}*"
+    if args.output:
+        (args.output / "summary.json").write_text(json.dumps(
+            {"policy_version": policy.policy_version,
+             "from": args.range_from.isoformat() if args.range_from else None,
+             "to": args.range_to.isoformat() if args.range_to else None,
+             **summary.to_json()}, indent=2) + "\n")
+    if not args.quiet:
+        out = Console()
+        out.print(f"[bold]aor-processor replay[/bold] Kafka "
+                  f"[{args.range_from or 'beginning'}, {args.range_to or 'end'}) -> {target}  "
                   f"policy {policy.policy_version}")
         render_summary(summary, out, seconds)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from fastavro.write import Writer
 
@@ -14,6 +14,16 @@ from processor.codec.kinds import OUTPUT_KINDS, FileFormat, RecordKind
 from processor.codec.records import to_record
 from processor.codec.schemas import load_schema, sync_marker
 from processor.domain.model import Decision
+
+
+class OutputSinkCloser(Protocol):
+    """An output sink that must be closed (files or topics)."""
+
+    def decisions(self, decisions: tuple[Decision, ...]) -> None: ...
+
+    def dead_letter(self, letter: DeadLetter) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _KindWriter:

@@ -31,12 +31,31 @@ class OutputSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Input:
+class Input:
+    """One decoded input and where it came from (a file line or a topic record)."""
+
     key: MergeKey
     record: AgentStatusSnapshot | Enrollment | PlanChange
     source: str
     offset: int
     raw: bytes
+    partition: int | None = None
+    raw_key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Outputs are emitted for inputs recorded in [start, end); earlier inputs are
+    folded into state silently and later ones are not read."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def emits(self, recorded_at: datetime) -> bool:
+        return self.start is None or recorded_at >= self.start
+
+    def reads(self, recorded_at: datetime) -> bool:
+        return self.end is None or recorded_at < self.end
 
 
 def merge_key(record: AgentStatusSnapshot | Enrollment | PlanChange) -> MergeKey:
@@ -57,8 +76,8 @@ def input_files(folder: Path) -> dict[RecordKind, Path]:
 
 
 def _decode_all(files: dict[RecordKind, Path], clock: Clock, sink: OutputSink,
-                summary: RunSummary) -> list[_Input]:
-    inputs: list[_Input] = []
+                summary: RunSummary) -> list[Input]:
+    inputs: list[Input] = []
     for kind, path in files.items():
         for item in read_records(path, kind, clock()):
             if isinstance(item, DeadLetter):
@@ -68,7 +87,7 @@ def _decode_all(files: dict[RecordKind, Path], clock: Clock, sink: OutputSink,
             record = item.record
             assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
             summary.inputs[kind.value] += 1
-            inputs.append(_Input(merge_key(record), record, path.name, item.offset, item.raw))
+            inputs.append(Input(merge_key(record), record, path.name, item.offset, item.raw))
     inputs.sort(key=lambda i: i.key)
     return inputs
 
@@ -78,25 +97,49 @@ def replay(folder: Path, policy: PolicySettings, sink: OutputSink, clock: Clock,
     """Decide every input of `folder`, sending outputs to `sink` as they are made."""
     summary = RunSummary()
     inputs = _decode_all(input_files(folder), clock, sink, summary)
-    engine = Engine(policy)
+    return replay_inputs(inputs, policy, sink, clock, on_progress, summary=summary)
+
+
+class _Silent:
+    def decisions(self, decisions: tuple[Decision, ...]) -> None:
+        pass
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        pass
+
+
+def replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink, clock: Clock,
+                  on_progress: Callable[[int, int], None] | None = None,
+                  window: Window = Window(), summary: RunSummary | None = None,
+                  engine: Engine | None = None) -> RunSummary:
+    """The one replay loop: `inputs` in merge order through one Engine."""
+    summary = summary if summary is not None else RunSummary()
+    engine = engine if engine is not None else Engine(policy)
     total = len(inputs)
+    silent = _Silent()
+    counted = RunSummary()
     for n, item in enumerate(inputs, start=1):
         record = item.record
+        if not window.reads(record.recorded_at):
+            break
+        emitting = window.emits(record.recorded_at)
+        out: OutputSink = sink if emitting else silent
+        tally = summary if emitting else counted
         if isinstance(record, AgentStatusSnapshot):
             result = engine.on_snapshot(record)
         else:
             result = engine.on_event(record)
         if result.rejection is not None:
             letter = DeadLetter(
-                source=item.source, partition=None, offset=item.offset, key=None,
-                value=item.raw, error_type=result.rejection.error_type.value,
+                source=item.source, partition=item.partition, offset=item.offset,
+                key=item.raw_key, value=item.raw, error_type=result.rejection.error_type.value,
                 error_message=result.rejection.message, failed_at=clock())
-            summary.count_dead_letter(letter)
-            sink.dead_letter(letter)
-        summary.duplicates += result.duplicate
+            tally.count_dead_letter(letter)
+            out.dead_letter(letter)
+        tally.duplicates += result.duplicate
         if result.decisions:
-            summary.count_decisions(result.decisions)
-            sink.decisions(result.decisions)
+            tally.count_decisions(result.decisions)
+            out.decisions(result.decisions)
         if on_progress is not None and (n % 2000 == 0 or n == total):
             on_progress(n, total)
     summary.members = len(engine.members)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from processor.config import Settings
 
@@ -120,7 +119,7 @@ def run_topics(args: argparse.Namespace, settings: Settings) -> int:
 
     from processor.kafka.topics import CoPartitioningError, TopicsError, create_topics
 
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         report = create_topics(settings, getattr(args, "partitions", None),
                                getattr(args, "replication_factor", None),
@@ -131,14 +130,11 @@ def run_topics(args: argparse.Namespace, settings: Settings) -> int:
     except (KafkaException, TopicsError) as exc:
         err.print(f"[red]topics create failed[/red] ({settings.bootstrap_servers}): {exc}")
         return EXIT_KAFKA
-    table = Table(title=f"topics at {settings.bootstrap_servers}")
-    for column in ("topic", "status", "partitions", "replication", "config"):
-        table.add_column(column)
+    out.print(f"topics at {settings.bootstrap_servers}:")
     for topic in report.topics:
-        config = ", ".join(f"{k}={v}" for k, v in sorted(topic.config.items()))
-        table.add_row(topic.name, topic.status.value, str(topic.partitions),
-                      str(topic.replication), config)
-    out.print(table)
+        config = " ".join(f"{k}={v}" for k, v in sorted(topic.config.items()))
+        out.print(f"  {topic.status.value:<7} {topic.name}  {topic.partitions} partitions, "
+                  f"replication {topic.replication}" + (f", {config}" if config else ""))
     out.print(f"created {len(report.created)}, existing {len(report.existing)}")
     for warning in report.all_warnings():
         err.print(f"[yellow]warning:[/yellow] {warning}")
@@ -152,7 +148,7 @@ def run_load(args: argparse.Namespace, settings: Settings) -> int:
     from processor.kafka.load import LoadError, MissingTopicsError, load_folder
     from processor.kafka.registry import RegistryError
 
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     show = not args.no_progress and err.is_terminal
     try:
         with Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(),
@@ -184,7 +180,7 @@ def run_dump(args: argparse.Namespace, settings: Settings) -> int:
     from processor.kafka.load import MissingTopicsError
     from processor.kafka.registry import RegistryError
 
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         report = dump_topics(settings, args.output, args.format, args.idle_timeout,
                              timeout=args.timeout)

@@ -135,14 +135,19 @@ class _Existing:
 def create_topics(settings: Settings, partitions: int | None = None,
                   replication: int | None = None,
                   timeout: float = DEFAULT_TIMEOUT_S) -> TopicsReport:
-    """Create the missing topics; report existing ones. Safe to run again."""
+    """Create the missing topics; report existing ones. Safe to run again.
+
+    Existing topics whose partition count differs from an explicitly requested
+    ``partitions`` are reported as warnings (with the default count they are not: an
+    idempotent re-run stays quiet); a different replication factor or config always is.
+    """
     specs = topic_specs(settings, partitions, replication)
     with admin(settings) as client:
-        return _create_all(client, specs, timeout)
+        return _create_all(client, specs, timeout, explicit=partitions is not None)
 
 
-def _create_all(client: AdminClient, specs: tuple[TopicSpec, ...],
-                timeout: float) -> TopicsReport:
+def _create_all(client: AdminClient, specs: tuple[TopicSpec, ...], timeout: float, *,
+                explicit: bool) -> TopicsReport:
     existing = _existing_topics(client, [s.name for s in specs], timeout)
     specs, notes = _co_partition(specs, existing)
     missing = [s for s in specs if s.name not in existing]
@@ -165,13 +170,13 @@ def _create_all(client: AdminClient, specs: tuple[TopicSpec, ...],
         if found.replication != spec.replication:
             warnings.append(f"replication factor {found.replication}, "
                             f"requested {spec.replication}")
-        if not spec.co_partitioned and found.partitions != spec.partitions:
+        if explicit and not spec.co_partitioned and found.partitions != spec.partitions:
             warnings.append(f"{found.partitions} partitions, requested {spec.partitions}")
         outcomes.append(TopicOutcome(spec.name, TopicStatus.EXISTS, found.partitions,
                                      found.replication,
                                      {k: v for k, v in actual.items() if k in spec.config},
                                      tuple(warnings)))
-    return TopicsReport(tuple(outcomes), tuple(notes))
+    return TopicsReport(tuple(outcomes), tuple(notes) if explicit else ())
 
 
 def _co_partition(specs: tuple[TopicSpec, ...],

@@ -1,0 +1,121 @@
+"""Read the input topics' history for a range replay, without a consumer group.
+
+Bounded at start: every partition is read up to its end offset as seen when the read
+began (and, with `until`, up to the first record at or after that instant, found with
+offsets-for-times on the record timestamps, which are `recorded_at`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+
+from processor.codec.dead_letter import DeadLetter
+from processor.codec.errors import DecodeError
+from processor.codec.kinds import RecordKind
+from processor.codec.wire import WireCodec
+from processor.config import Settings
+from processor.domain.model import AgentStatusSnapshot, Enrollment, PlanChange
+from processor.files.replay import Input, merge_key
+from processor.kafka import clients
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class History:
+    inputs: list[Input] = field(default_factory=list)
+    # Undecodable records with their record timestamps, for the window to filter.
+    letters: list[tuple[datetime, DeadLetter]] = field(default_factory=list)
+    read: dict[str, int] = field(default_factory=dict)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def bounds(consumer: Any, topic: str, until: datetime | None, timeout: float = 30.0
+           ) -> dict[int, int]:
+    """End offset per partition: the high watermark now, or the first offset at `until`."""
+    meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise ValueError(f"topic {topic!r} does not exist")
+    ends: dict[int, int] = {}
+    for p in sorted(meta.partitions):
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+        ends[p] = high
+    if until is not None:
+        found = consumer.offsets_for_times(
+            [TopicPartition(topic, p, _ms(until)) for p in ends], timeout=timeout)
+        for tp in found:
+            if tp.offset >= 0:  # -1: no record at or after `until`: read to the end
+                ends[tp.partition] = min(ends[tp.partition], tp.offset)
+    return ends
+
+
+def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datetime | None,
+                 on_progress: Callable[[int, int], None] | None = None) -> History:
+    topics = {settings.enrollments_topic: RecordKind.ENROLLMENT,
+              settings.plan_changes_topic: RecordKind.PLAN_CHANGE,
+              settings.agent_status_topic: RecordKind.AGENT_STATUS}
+    # A throwaway group id that never commits: the live group's offsets never move.
+    config: dict[str, Any] = {
+        "group.id": f"{settings.application_id}.range-replay.{uuid.uuid4().hex[:8]}",
+        "isolation.level": "read_committed", "enable.partition.eof": True,
+        "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+    consumer = clients.consumer(settings, **config)
+    history = History()
+    try:
+        ends = {(t, p): end for t in topics for p, end in bounds(consumer, t, until).items()}
+        pending = {tp for tp, end in ends.items() if end > 0}
+        total = sum(ends.values())
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])
+        done = 0
+        while pending:
+            for msg in consumer.consume(5000, 0.5):
+                tp = (msg.topic(), msg.partition())
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(tp)
+                        continue
+                    raise RuntimeError(f"reading {tp[0]}[{tp[1]}]: {error}")
+                offset: int = msg.offset() or 0
+                if tp not in pending:
+                    continue
+                if offset >= ends[tp]:
+                    pending.discard(tp)
+                    continue
+                done += 1
+                _add(history, msg, topics[tp[0]], wire, clock)
+                if offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+            if on_progress is not None:
+                on_progress(done, total)
+    finally:
+        consumer.close()
+    history.inputs.sort(key=lambda i: i.key)
+    return history
+
+
+def _add(history: History, msg: Any, kind: RecordKind, wire: WireCodec, clock: Clock) -> None:
+    topic = msg.topic()
+    history.read[topic] = history.read.get(topic, 0) + 1
+    try:
+        record = wire.decode(kind, msg.value(), msg.headers())
+        assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
+    except DecodeError as failure:
+        _, timestamp_ms = msg.timestamp()
+        when = datetime.fromtimestamp(timestamp_ms / 1000, tz=clock().tzinfo)
+        history.letters.append((when, DeadLetter(
+            source=topic, partition=msg.partition(), offset=msg.offset(), key=msg.key(),
+            value=msg.value(), error_type=failure.error_type.value,
+            error_message=failure.message, failed_at=clock())))
+        return
+    history.inputs.append(Input(merge_key(record), record, topic, msg.offset(), msg.value(),
+                                partition=msg.partition(), raw_key=msg.key()))
