@@ -158,6 +158,44 @@ def build_parser() -> argparse.ArgumentParser:
                      help="consumer group session timeout (default 45000)")
     _policy_flags(run)
 
+    rewind = commands.add_parser(
+        "rewind", help="reset the live consumer group to a datetime (application reset)",
+        description="Move the live group's input offsets back to the first record "
+                    "recorded at or after --to, and rebuild member state the way a range "
+                    "replay does: every input recorded before --to is folded into the "
+                    "changelog (members first seen later are deleted), so re-read events "
+                    "are decided again rather than dropped as duplicates. Every instance "
+                    "must be stopped first. --dry-run shows what would move.")
+    _kafka_flags(rewind)
+    rewind.add_argument("--to", dest="rewind_to", type=_instant, required=True,
+                        metavar="DATETIME", help="RFC 3339 datetime with an offset")
+    rewind.add_argument("--dry-run", action="store_true", help="show, change nothing")
+    _policy_flags(rewind)
+
+    what_if = commands.add_parser(
+        "what-if", help="replay with other policy settings and diff against the outputs",
+        description="Replay the input folder in memory with the scenario's policy settings "
+                    "(the policy flags below, or another --schedule-file) and compare it "
+                    "with the historical outputs, member by member: final AOR, outcome "
+                    "and reason of each event, commission adjustments. Writes members.csv, "
+                    "agents.csv, reasons.csv, summary.json and a self-contained report.html "
+                    "with charts to the output folder, and prints a summary.")
+    what_if.add_argument("--input", type=Path, required=True, metavar="DIR",
+                         help="folder with enrollments, plan-changes, agent-status files")
+    baseline = what_if.add_mutually_exclusive_group(required=True)
+    baseline.add_argument("--baseline", type=Path, metavar="DIR",
+                          help="historical outputs: assignments and commission-adjustments "
+                               "files as written by replay or dump")
+    baseline.add_argument("--baseline-topics", action="store_true",
+                          help="dump the live output topics into OUTPUT/baseline first and "
+                               "compare with that")
+    what_if.add_argument("--output", type=Path, required=True, metavar="DIR",
+                         help="folder for the CSV files and report.html (created if missing)")
+    what_if.add_argument("--top", type=int, default=20, metavar="N",
+                         help="agents in the commission-delta chart (default 20)")
+    _policy_flags(what_if)
+    _kafka_flags(what_if)
+
     from processor.devkafka.cli import add_dev_kafka_parser
     from processor.kafka.cli import add_kafka_parsers
 
@@ -307,6 +345,37 @@ def cmd_replay_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rewind(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from processor.kafka.registry import wire_codec
+    from processor.kafka.rewind import plan_and_rewind
+    from processor.policy_io.build import build_policy
+
+    settings = _settings(args)
+    plan = plan_and_rewind(settings, build_policy(settings), wire_codec(settings),
+                           args.rewind_to, wall_clock, dry_run=args.dry_run)
+    table = Table(title=f"rewind of group {settings.application_id} to "
+                        f"{plan.to.isoformat()}" + (" (dry run)" if args.dry_run else ""),
+                  title_justify="left")
+    for column in ("partition", "enrollments", "plan-changes", "records re-read",
+                   "members kept", "members deleted"):
+        table.add_column(column, justify="right")
+    e, c = settings.enrollments_topic, settings.plan_changes_topic
+    for part in plan.partitions:
+        table.add_row(str(part.partition),
+                      f"{part.committed[e]} -> {part.target[e]}",
+                      f"{part.committed[c]} -> {part.target[c]}",
+                      f"{part.rereads:,}", f"{part.members_kept:,}",
+                      f"{part.members_deleted:,}")
+    console = Console()
+    console.print(table)
+    console.print("agent-status applied up to offsets " + ", ".join(
+        f"{p}:{o}" for p, o in sorted(plan.agent_status.items())))
+    console.print("applied" if plan.applied else "nothing changed (dry run)")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from processor.generate.history import GeneratorConfig, generate
     from processor.generate.write import write_history
@@ -359,9 +428,31 @@ def cmd_dev_kafka(args: argparse.Namespace) -> int:
     return run_dev_kafka(args)
 
 
+def cmd_what_if(args: argparse.Namespace) -> int:
+    from processor.policy_io.build import build_policy
+    from processor.whatif.load import BaselineUnavailableError, dump_baseline
+    from processor.whatif.run import print_summary, run_what_if
+
+    if args.top < 1:
+        raise ValueError("--top must be at least 1")
+    settings = _settings(args)
+    policy = build_policy(settings)
+    baseline = args.baseline
+    if args.baseline_topics:
+        try:
+            baseline = dump_baseline(settings, args.output / "baseline")
+        except BaselineUnavailableError as error:
+            print(f"aor-processor what-if: {error}", file=sys.stderr)
+            return 1
+    result = run_what_if(args.input, baseline, args.output, policy, wall_clock, args.top)
+    print_summary(result, Console(soft_wrap=True))
+    return 0
+
+
 COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run,
             "topics": cmd_kafka_tool, "load": cmd_kafka_tool, "dump": cmd_kafka_tool,
-            "dev-kafka": cmd_dev_kafka}
+            "dev-kafka": cmd_dev_kafka, "rewind": cmd_rewind}
+COMMANDS["what-if"] = cmd_what_if
 
 
 def main(argv: Sequence[str] | None = None) -> int:

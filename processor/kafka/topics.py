@@ -113,11 +113,14 @@ def topic_specs(settings: Settings, partitions: int | None = None,
              co_partitioned: bool = False) -> TopicSpec:
         return TopicSpec(name, count, rf, dict(config), role, co_partitioned)
 
+    # Record timestamps are recorded_at, often years old: time retention would delete
+    # history at once, and range replays and rewinds re-read it. Kept forever.
+    forever = {**delete, "retention.ms": "-1"}
     return (
-        spec(settings.enrollments_topic, TopicRole.INPUT, {}, co_partitioned=True),
-        spec(settings.plan_changes_topic, TopicRole.INPUT, {}, co_partitioned=True),
+        spec(settings.enrollments_topic, TopicRole.INPUT, forever, co_partitioned=True),
+        spec(settings.plan_changes_topic, TopicRole.INPUT, forever, co_partitioned=True),
         # The whole history is needed for as-of lookups: kept forever, never compacted.
-        spec(settings.agent_status_topic, TopicRole.INPUT, {**delete, "retention.ms": "-1"}),
+        spec(settings.agent_status_topic, TopicRole.INPUT, forever),
         spec(settings.assignments_topic, TopicRole.OUTPUT, {}),
         spec(settings.adjustments_topic, TopicRole.OUTPUT, {}),
         spec(settings.dead_letters_topic, TopicRole.OUTPUT, {}),

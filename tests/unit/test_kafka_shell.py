@@ -57,8 +57,8 @@ def test_topic_specs() -> None:
                            "aor.assignments.v1", "aor.commission-adjustments.v1",
                            "aor.dead-letters.v1", "app.member-state.changelog"]
     assert all(s.partitions == 4 and s.replication == 3 for s in specs.values())
-    assert specs["aor.agent-status.v1"].config == {"cleanup.policy": "delete",
-                                                   "retention.ms": "-1"}
+    for kept_forever in ("aor.agent-status.v1", "aor.enrollments.v1", "aor.plan-changes.v1"):
+        assert specs[kept_forever].config == {"cleanup.policy": "delete", "retention.ms": "-1"}
     assert specs["app.member-state.changelog"].config == {"cleanup.policy": "compact"}
     assert specs["app.member-state.changelog"].role is TopicRole.INTERNAL
     assert {n for n, s in specs.items() if s.co_partitioned} == {
