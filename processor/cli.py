@@ -16,11 +16,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from processor import __version__
 from processor.config import Settings, load_settings
@@ -220,10 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class RateColumn(ProgressColumn):
+    """Records per second, for replays of long histories."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        MofNCompleteColumn(), TaskProgressColumn(), RateColumn(), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True)
 
 
