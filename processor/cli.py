@@ -220,6 +220,42 @@ def build_parser() -> argparse.ArgumentParser:
                           help="file format (default jsonl)")
     generate.add_argument("--output", type=Path, required=True, metavar="DIR",
                           help="folder to write (created if missing)")
+
+    explain = commands.add_parser(
+        "explain", help="show one member's AOR history, rule traces and commissions",
+        description="For disputes: every decision on the member's events in history order "
+                    "(occurred_at, then revision) with its whole rule trace, the "
+                    "agent-status snapshots the decisions relied on (late ones marked), "
+                    "every correction (what changed, what caused it, the reversals) and "
+                    "the commission adjustments with a net total per agent. Exit 2 when "
+                    "the member is not in the source.")
+    explain.add_argument("--member", required=True, metavar="ID", help="the member_id")
+    explain_source = explain.add_mutually_exclusive_group(required=True)
+    explain_source.add_argument(
+        "--outputs", type=Path, metavar="DIR",
+        help="a folder of assignments and commission-adjustments files (replay or dump)")
+    explain_source.add_argument(
+        "--replay", type=Path, metavar="DIR",
+        help="an input folder: replay it in memory under the policy settings flags")
+    explain_source.add_argument(
+        "--topics", action="store_true",
+        help="read the output topics and the agent-status topic (committed records only)")
+    explain.add_argument("--inputs", type=Path, metavar="DIR",
+                         help="with --outputs: the input folder, for the snapshots and the "
+                              "member's input events")
+    explain.add_argument("--json", action="store_true",
+                         help="print one JSON document instead of the tables")
+    explain.add_argument("--width", type=int, metavar="COLUMNS",
+                         help="text width (default: the terminal's, else 120)")
+    explain.add_argument("--late-after-days", type=float, default=7.0, metavar="DAYS",
+                         help="mark snapshots recorded this long after they took effect as "
+                              "late (default 7)")
+    explain.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                         help="with --topics: Kafka bootstrap servers (default "
+                              "AOR_BOOTSTRAP_SERVERS or KAFKA_BOOTSTRAP_SERVERS)")
+    explain.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                         help="with --topics: how long to wait for the broker (default 30)")
+    _policy_flags(explain)
     return parser
 
 
@@ -460,10 +496,51 @@ def cmd_what_if(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    import os
+    from datetime import timedelta
+
+    from processor.explain import explain, render_json, render_text
+    from processor.explain.sources import from_outputs, from_replay, from_topics
+    from processor.policy_io.build import build_policy
+
+    if args.inputs is not None and args.outputs is None:
+        raise ValueError("--inputs goes with --outputs (--replay reads the snapshots from "
+                         "the folder it replays, --topics from the agent-status topic)")
+    if args.outputs is not None:
+        loaded = from_outputs(args.outputs, args.inputs, args.member, wall_clock)
+    elif args.replay is not None:
+        loaded = from_replay(args.replay, build_policy(_settings(args)), args.member,
+                             wall_clock)
+    else:
+        from confluent_kafka import KafkaException
+
+        settings = _settings(args)
+        try:
+            loaded = from_topics(settings, args.member, wall_clock, timeout=args.timeout)
+        except (KafkaException, RuntimeError) as error:
+            print(f"aor-processor explain: Kafka failed ({settings.bootstrap_servers}): "
+                  f"{error}", file=sys.stderr)
+            return 1
+    for warning in loaded.warnings:
+        print(f"aor-processor explain: warning: {warning}", file=sys.stderr)
+    explanation = explain(args.member, loaded.records, source=loaded.source,
+                          late_after=timedelta(days=args.late_after_days))
+    if args.json:
+        sys.stdout.write(render_json(explanation))
+        return 0
+    console = Console(width=args.width)
+    if args.width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=120)
+    render_text(explanation, console)
+    return 0
+
+
 COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run,
             "topics": cmd_kafka_tool, "load": cmd_kafka_tool, "dump": cmd_kafka_tool,
             "dev-kafka": cmd_dev_kafka, "rewind": cmd_rewind}
 COMMANDS["what-if"] = cmd_what_if
+COMMANDS["explain"] = cmd_explain
 
 
 def main(argv: Sequence[str] | None = None) -> int:

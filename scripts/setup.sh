@@ -17,3 +17,17 @@ if [ ! -e "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+# Headless Chromium opens the what-if report in tests/e2e/test_whatif_report.py. Installed
+# only when missing, as root, with apt (Debian's `chromium`); otherwise that test skips.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium (apt-get) for the what-if report test" >&2
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq chromium >/dev/null; }; then
+            echo "warning: could not install chromium; the what-if report test will skip" >&2
+        fi
+    else
+        echo "warning: chromium is not installed (needs root and apt-get to install it);" \
+             "the what-if report test will skip" >&2
+    fi
+fi
