@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
     # Any other librdkafka property, e.g. AOR_KAFKA_EXTRA='{"socket.timeout.ms": "30000"}'.
-    kafka_extra: dict[str, str] = Field(default_factory=dict)
+    # Values are SecretStr: this is where a JAAS config or a password may arrive.
+    kafka_extra: dict[str, SecretStr] = Field(default_factory=dict)
     # Runtime.
     batch_size: int = Field(500, ge=1, description="records per transaction at most")
     max_gate_wait_ms: int = Field(

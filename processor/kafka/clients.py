@@ -35,7 +35,7 @@ def client_config(settings: Settings) -> dict[str, str]:
         config["sasl.password"] = settings.sasl_password.get_secret_value()
     if settings.ssl_key_password is not None:
         config["ssl.key.password"] = settings.ssl_key_password.get_secret_value()
-    config.update(settings.kafka_extra)
+    config.update({k: v.get_secret_value() for k, v in settings.kafka_extra.items()})
     return config
 
 

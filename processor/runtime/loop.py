@@ -136,9 +136,13 @@ class KafkaProcessor:
             self.workers.pop(p, None)
             if p in self._pending_assign:
                 self._pending_assign.remove(p)
-        if gone:
-            self.follower.incremental_unassign(
-                [TopicPartition(self.plan_changes, p) for p in gone])
+        # Only what the follower holds: a partition still waiting for its restore (e.g.
+        # after `_rewind`, which unassigns them all) is not assigned there, and
+        # librdkafka refuses to unassign it ("Can't subtract from empty assignment").
+        following = {tp.partition for tp in self.follower.assignment()}
+        unfollow = [TopicPartition(self.plan_changes, p) for p in gone if p in following]
+        if unfollow:
+            self.follower.incremental_unassign(unfollow)
         self.metrics.assigned_partitions.set(len(self.workers))
         log.info("partitions.revoked", partitions=sorted(gone))
 

@@ -262,17 +262,27 @@ def count_records(bootstrap: str, topics: list[str], isolation: str = "read_comm
     return counts
 
 
-def end_offsets(bootstrap: str, topics: list[str], timeout: float = 30
-                ) -> dict[tuple[str, int], int]:
-    """High watermark of every partition of ``topics``."""
+def end_offsets(bootstrap: str, topics: list[str], isolation: str = "read_uncommitted",
+                timeout: float = 30) -> dict[tuple[str, int], int]:
+    """End offset of every partition of ``topics``: the high watermark, or under
+    read_committed the last stable offset (where the first open transaction begins)."""
     client = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4().hex}",
-                       "enable.auto.commit": False})
+                       "enable.auto.commit": False, "isolation.level": isolation})
     try:
         metadata = client.list_topics(timeout=timeout)
-        return {(t, p): client.get_watermark_offsets(TopicPartition(t, p), timeout=timeout)[1]
+        return {(t, p): client.get_watermark_offsets(TopicPartition(t, p), timeout=timeout,
+                                                     cached=False)[1]
                 for t in topics for p in sorted(metadata.topics[t].partitions)}
     finally:
         client.close()
+
+
+def open_transactions(bootstrap: str, topics: list[str]) -> list[tuple[str, int]]:
+    """Partitions whose last stable offset is behind the high watermark: a transaction
+    is open there, or its commit/abort markers are not written yet."""
+    stable = end_offsets(bootstrap, topics, "read_committed")
+    high = end_offsets(bootstrap, topics)
+    return sorted(tp for tp, end in high.items() if stable[tp] < end)
 
 
 def committed_offsets(bootstrap: str, group: str, timeout: float = 30

@@ -69,3 +69,13 @@ def test_external_channel_cannot_be_protected() -> None:
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         load_settings(config_file=tmp_path / "nope.toml")
+
+
+def test_kafka_extra_values_never_show_in_the_settings_repr(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOR_KAFKA_EXTRA", '{"sasl.password": "s3cr3t-value"}')
+    settings = load_settings()
+    assert "s3cr3t-value" not in repr(settings)
+    assert "s3cr3t-value" not in str(settings.model_dump())
+    from processor.kafka.clients import client_config
+    assert client_config(settings)["sasl.password"] == "s3cr3t-value"
