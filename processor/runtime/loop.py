@@ -95,8 +95,10 @@ class KafkaProcessor:
         self.follower = clients.consumer(s, **common)
         self.table_consumer = clients.consumer(
             s, **{**common, "group.id": f"{s.application_id}.agent-table.{self.instance_id}"})
+        # Restores read to the end as fast as the broker serves: no fetch wait.
         self.restorer = clients.consumer(
-            s, **{**common, "group.id": f"{s.application_id}.restore.{self.instance_id}"})
+            s, **{**common, "group.id": f"{s.application_id}.restore.{self.instance_id}",
+                  "fetch.wait.max.ms": 10})
         transactional: dict[str, Any] = {
             "transactional.id": f"{s.application_id}-{self.instance_id}",
             "enable.idempotence": True, "linger.ms": 5, "transaction.timeout.ms": 60000}
