@@ -152,7 +152,8 @@ class KafkaProcessor:
         while self._pending_assign:
             p = self._pending_assign.pop(0)
             started = time.monotonic()
-            members, applied = restore_partition(self.restorer, self.settings.changelog_topic, p)
+            members, applied = restore_partition(self.restorer, self.settings.changelog_topic, p,
+                                                 on_batch=self.health.beat)
             engine = Engine(self.policy, agents=self.table)
             for state in members.values():
                 engine.restore(state)
@@ -332,7 +333,7 @@ class KafkaProcessor:
         self.feed = AgentFeed(self.table_consumer, self.settings.agent_status_topic, self.wire,
                               self.table, self.clock)
         self.feed.start()
-        self.feed.bootstrap()
+        self.feed.bootstrap(on_progress=lambda _: self.health.beat())
         self.metrics.agent_snapshots.set(len(self.table))
         log.info("agent_table.bootstrapped", snapshots=len(self.table))
         self.driver.subscribe([self.enrollments], on_assign=self._on_assign,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
@@ -13,7 +14,8 @@ from processor.runtime.state_codec import decode_meta, decode_state
 META_KEY = b"\x00partition-meta"
 
 
-def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: float = 300.0
+def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: float = 300.0,
+                      on_batch: Callable[[], None] | None = None
                       ) -> tuple[dict[str, MemberState], dict[int, int]]:
     """Members and applied agent-status offsets as of the last committed transaction."""
     tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
@@ -27,6 +29,8 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
     try:
         while True:
             batch = consumer.consume(10000, 0.1)
+            if on_batch is not None:
+                on_batch()  # a long restore is progress, not a stall
             done = False
             for msg in batch:
                 error = msg.error()
