@@ -27,8 +27,10 @@ from rich.text import Text
 
 from processor import __version__
 from processor.config import Settings, load_settings
+from processor.kafka.security import KafkaSecurityError
 from processor.logs import configure_logging
 
+EXIT_KAFKA = 1
 EXIT_CONFIG = 2
 
 DESCRIPTION = """\
@@ -348,6 +350,7 @@ def cmd_replay_kafka(args: argparse.Namespace) -> int:
         raise ValueError("--from must be before --to")
     settings = _settings(args)
     policy = build_policy(settings)
+    _verify_kafka_access(settings)
     wire = wire_codec(settings)
     window = Window(args.range_from, args.range_to)
     console = Console(stderr=True)
@@ -400,6 +403,7 @@ def cmd_rewind(args: argparse.Namespace) -> int:
     from processor.policy_io.build import build_policy
 
     settings = _settings(args)
+    _verify_kafka_access(settings)
     plan = plan_and_rewind(settings, build_policy(settings), wire_codec(settings),
                            args.rewind_to, wall_clock, dry_run=args.dry_run)
     table = Table(title=f"rewind of group {settings.application_id} to "
@@ -442,6 +446,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from processor.gc_tuning import long_lived_heap
     from processor.policy_io.build import build_policy
     from processor.runtime.service import run_processor
 
@@ -450,7 +455,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     log = structlog.get_logger("aor.run")
     log.info("run.started", application_id=settings.application_id,
              policy_version=policy.policy_version, wire_format=settings.wire_format.value)
-    stats = run_processor(settings, policy, args.until_idle)
+    with long_lived_heap():  # member states: a growing heap of long-lived objects
+        stats = run_processor(settings, policy, args.until_idle)
     Console(stderr=True).print(
         f"aor-processor run: {stats.inputs:,} inputs, {stats.decisions:,} decisions, "
         f"{stats.corrections:,} corrections, {stats.dead_letters:,} dead letters, "
@@ -461,10 +467,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_kafka_access(settings: Settings) -> None:
+    """With SASL or TLS configured, fail in a second on refused credentials or an
+    untrusted certificate (KafkaSecurityError, reported by ``main``)."""
+    from processor.kafka.security import verify_access
+
+    verify_access(settings)
+
+
 def cmd_kafka_tool(args: argparse.Namespace) -> int:
     from processor.kafka.cli import kafka_overrides
 
     settings = load_settings(config_file=args.config, **kafka_overrides(args))
+    _verify_kafka_access(settings)
     code: int = args.kafka_handler(args, settings)
     return code
 
@@ -486,6 +501,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
     policy = build_policy(settings)
     baseline = args.baseline
     if args.baseline_topics:
+        _verify_kafka_access(settings)
         try:
             baseline = dump_baseline(settings, args.output / "baseline")
         except BaselineUnavailableError as error:
@@ -516,6 +532,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from confluent_kafka import KafkaException
 
         settings = _settings(args)
+        _verify_kafka_access(settings)
         try:
             loaded = from_topics(settings, args.member, wall_clock, timeout=args.timeout)
         except (KafkaException, RuntimeError) as error:
@@ -552,6 +569,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Configuration and input-folder problems: one clear line, no traceback.
         print(f"aor-processor {args.command}: error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except KafkaSecurityError as error:
+        # Refused credentials or TLS: one clear line, no secret, no traceback.
+        print(f"aor-processor {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_KAFKA
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from fastavro import parse_schema, schemaless_reader
 
+from processor.codec.avro_binary import reader_for
 from processor.codec.schemas import Schema
 
 MAGIC = b"Obj\x01"
@@ -133,11 +134,12 @@ def split_records(block: Block, schema: Schema) -> list[tuple[object, bytes]]:
     """The block's records as (datum, raw bytes); ContainerError if they do not fill it exactly."""
     data = block.data or b""
     stream = BytesIO(data)
+    read = reader_for(data)  # the exact reader when a long may exceed 64 bits
     records: list[tuple[object, bytes]] = []
     try:
         for _ in range(block.count):
             start = stream.tell()
-            datum = schemaless_reader(stream, schema, None)
+            datum = read(stream, schema, None)
             records.append((datum, data[start : stream.tell()]))
     except Exception as exc:  # any fastavro failure: the block's bytes are not records
         raise ContainerError(f"record {len(records) + 1} is unreadable: {exc}") from None

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from processor.codec.errors import FieldError
@@ -110,7 +111,8 @@ class _Compiler:
                 f"{domain_names}"
             )
         compiled = tuple(self._field(name, f) for f in fields)
-        return _record_codec(name, cls, compiled)
+        return _record_codec(name, cls, compiled,
+                             same_order=schema_names == domain_names)
 
     def _field(self, record: str, field: dict[str, Any]) -> tuple[str, bool, TypeCodec]:
         field_type = field["type"]
@@ -148,7 +150,8 @@ class _Compiler:
 
 
 def _record_codec(
-    name: str, cls: type, fields: tuple[tuple[str, bool, TypeCodec], ...]
+    name: str, cls: type, fields: tuple[tuple[str, bool, TypeCodec], ...],
+    same_order: bool = False,
 ) -> TypeCodec:
     from_avro_plan = tuple((n, opt, c.from_avro) for n, opt, c in fields)
     from_json_plan = tuple((n, opt, c.from_json) for n, opt, c in fields)
@@ -194,4 +197,22 @@ def _record_codec(
     def to_json(obj: Any) -> dict[str, Any]:
         return dump(obj, to_json_plan)
 
-    return TypeCodec(name, from_avro, from_json, to_avro, to_json)
+    if same_order and all(c.json_native for _, _, c in fields):
+        # orjson writes the dataclass itself, fields in declaration (= schema) order: about
+        # 0.7 us a record, against 0.5 us to build a dict in Python and 0.1 us to write it.
+        return TypeCodec(name, from_avro, from_json, to_avro, to_json, json_native=True)
+    names = tuple(n for n, _, _ in fields)
+    values_of = attrgetter(*names)  # every field value in one call, in schema order
+    jsonable_plan = tuple((n, c.to_jsonable or c.to_json) for n, _, c in fields
+                          if not c.json_native)
+
+    def to_jsonable(obj: Any) -> dict[str, Any]:
+        """What orjson turns into the bytes the stdlib encoder writes for to_json(obj)."""
+        out = dict(zip(names, values_of(obj), strict=True))
+        for field_name, conv in jsonable_plan:
+            value = out[field_name]
+            if value is not None:
+                out[field_name] = conv(value)
+        return out
+
+    return TypeCodec(name, from_avro, from_json, to_avro, to_json, to_jsonable=to_jsonable)

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from processor.codec.errors import DecodeError, FieldError
 from processor.codec.fields import record_codec
 from processor.codec.kinds import RecordKind
 from processor.domain.model import ErrorType
 
-# Fields come out in schema order (dicts keep insertion order); no key sorting,
-# no spaces, UTF-8 text as is, NaN refused.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# Fields come out in schema order (dicts keep insertion order, orjson writes dataclasses
+# in field order); no key sorting, no spaces, UTF-8 text as is (only '"', '\\' and control
+# characters escaped), no floats in any schema. These are the bytes of
+# json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False) on
+# to_json(obj), written about ten times faster (tests/contract/test_jsonl_encoding.py).
+_OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 
 def encode_line(obj: object) -> bytes:
     """One JSON line (with its trailing newline) of a domain object or DeadLetter."""
-    record = record_codec(RecordKind.of(obj)).to_json(obj)
-    return _ENCODER.encode(record).encode("utf-8") + b"\n"
+    codec = record_codec(RecordKind.of(obj))
+    value = obj if codec.to_jsonable is None else codec.to_jsonable(obj)
+    return orjson.dumps(value, option=_OPTIONS)
 
 
 def decode_line(kind: RecordKind, line: bytes) -> object:

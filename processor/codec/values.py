@@ -37,6 +37,12 @@ class TypeCodec:
     from_json: Conv
     to_avro: Conv
     to_json: Conv
+    # For JSON Lines output through orjson: True when the domain value itself serializes
+    # to what `to_json` gives (strings, str-enums, ints, booleans, and records or arrays
+    # made only of those: orjson writes dataclasses field by field, in declaration order).
+    json_native: bool = False
+    # What to hand orjson when the value is not native (None: `to_json`).
+    to_jsonable: Conv | None = None
 
 
 def json_type(value: object) -> str:
@@ -96,7 +102,7 @@ def _string_avro(value: Any) -> str:
     return _check_text(value)
 
 
-STRING = TypeCodec("string", _string_avro, _string_json, identity, identity)
+STRING = TypeCodec("string", _string_avro, _string_json, identity, identity, json_native=True)
 
 
 # --- int, long, boolean -------------------------------------------------------
@@ -119,7 +125,7 @@ def _integer(avro_type: str, bounds: tuple[int, int]) -> TypeCodec:
             raise FieldError(f"{value} is out of range for {avro_type}")
         return int(value)
 
-    return TypeCodec(avro_type, from_avro, from_json, identity, identity)
+    return TypeCodec(avro_type, from_avro, from_json, identity, identity, json_native=True)
 
 
 INT = _integer("int", INT_RANGE)
@@ -132,7 +138,7 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-BOOLEAN = TypeCodec("boolean", _boolean, _boolean, identity, identity)
+BOOLEAN = TypeCodec("boolean", _boolean, _boolean, identity, identity, json_native=True)
 
 
 # --- timestamp-millis -----------------------------------------------------------
@@ -322,7 +328,7 @@ def enum_codec(name: str, enum_type: type[StrEnum]) -> TypeCodec:
             raise FieldError(f"unknown {name} symbol {value!r} (expected one of {expected})")
         return member
 
-    return TypeCodec(name, convert, convert, identity, identity)
+    return TypeCodec(name, convert, convert, identity, identity, json_native=True)
 
 
 def array_codec(item: TypeCodec) -> TypeCodec:
@@ -357,4 +363,13 @@ def array_codec(item: TypeCodec) -> TypeCodec:
     def to_json(value: tuple[Any, ...]) -> list[Any]:
         return list(map(item.to_json, value))
 
-    return TypeCodec(f"array<{item.name}>", from_avro, from_json, to_avro, to_json)
+    if item.json_native:
+        return TypeCodec(f"array<{item.name}>", from_avro, from_json, to_avro, to_json,
+                         json_native=True)
+    item_jsonable = item.to_jsonable or item.to_json
+
+    def to_jsonable(value: tuple[Any, ...]) -> list[Any]:
+        return list(map(item_jsonable, value))
+
+    return TypeCodec(f"array<{item.name}>", from_avro, from_json, to_avro, to_json,
+                     to_jsonable=to_jsonable)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from processor.codec.avro_binary import decode, encode
@@ -81,6 +82,40 @@ def key_of(obj: object) -> bytes | None:
     if isinstance(obj, DeadLetter):
         return obj.key
     raise TypeError(f"no Kafka key for {type(obj).__name__}")
+
+
+# A dead letter's message may quote the bad value (an unknown symbol, a state code of a
+# megabyte): on a topic it is cut to this many characters.
+MAX_ERROR_MESSAGE_CHARS = 2_000
+# What a record costs beyond its key and value: record and batch framing, the topic
+# name, the fingerprint header or Confluent prefix. Generous.
+RECORD_OVERHEAD_BYTES = 1_024
+_CUT_NOTE_BYTES = 256
+
+
+def fit_dead_letter(letter: DeadLetter, max_bytes: int) -> DeadLetter:
+    """``letter`` as it can be produced to a topic whose records hold at most
+    ``max_bytes`` (the producer's ``message.max.bytes``).
+
+    The error message is cut to ``MAX_ERROR_MESSAGE_CHARS``. Only when the original key
+    and value alone leave no room (a poison record at the input topic's size limit) is
+    the value cut to what fits, and the message says so: the untouched original stays in
+    its input topic at ``source``/``partition``/``offset``. Without this, the dead letter
+    would fail its transaction on every retry and the partition would never move on.
+    """
+    message = letter.error_message
+    if len(message) > MAX_ERROR_MESSAGE_CHARS:
+        message = f"{message[:MAX_ERROR_MESSAGE_CHARS]}... ({len(message):,} characters)"
+        letter = replace(letter, error_message=message)
+    value = letter.value or b""
+    size = len(encode(letter)) + len(letter.key or b"") + RECORD_OVERHEAD_BYTES
+    if size <= max_bytes or not value:
+        return letter
+    keep = max(0, len(value) - (size - max_bytes) - _CUT_NOTE_BYTES)
+    note = (f" [value cut to its first {keep:,} of {len(value):,} bytes to fit the "
+            f"dead-letter topic; the original is at {letter.source} partition "
+            f"{letter.partition} offset {letter.offset}]")
+    return replace(letter, value=value[:keep], error_message=message + note)
 
 
 def header_value(headers: HeadersIn, name: str) -> bytes | None:

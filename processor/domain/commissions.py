@@ -1,6 +1,8 @@
 """Commission adjustments of policy.md: like/unlike plan type, proration, START/STOP.
 
 Adjustments are computed without ids; the member engine mints ids when it emits them.
+StrEnum members are used as the strings they are (f-strings and str() give the value):
+Enum.value is a Python-level property, too slow for a path taken per decision.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from processor.domain.model import (
     AdjustmentKind,
@@ -29,8 +32,13 @@ UNMINTED = ""
 def prorate(annual: Decimal, effective_date: date) -> tuple[int, Decimal]:
     """Months remaining in the plan year from the effective month, and the amount."""
     months = 13 - effective_date.month
-    amount = (annual * months / 12).quantize(CENT, rounding=ROUND_HALF_UP)
-    return months, amount
+    return months, _prorated(annual, months)
+
+
+@lru_cache(maxsize=1024)
+def _prorated(annual: Decimal, months: int) -> Decimal:
+    # A handful of annual amounts times twelve months: computed once each.
+    return (annual * months / 12).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def basis_for(new_plan: PlanRef, prior_plan: PlanRef | None) -> Basis:
@@ -67,7 +75,7 @@ class Commission:
 def _describe(plan: PlanRef | None) -> str:
     if plan is None:
         return "no prior plan"
-    return f"{plan.plan_type.value} {plan.plan_id} ({plan.plan_year})"
+    return f"{plan.plan_type} {plan.plan_id} ({plan.plan_year})"
 
 
 def commission(event: MemberEvent, before: Position | None, ruling: Ruling,
@@ -109,8 +117,8 @@ def commission(event: MemberEvent, before: Position | None, ruling: Ruling,
         basis = basis_for(new_plan, prior_plan)
         trace.append(fact(
             Fact.LIKE_PLAN_TYPE, basis is Basis.RENEWAL,
-            f"{_describe(prior_plan)} -> {new_plan.plan_type.value} {new_plan.plan_id}: "
-            f"{basis.value.lower()} rate"))
+            f"{_describe(prior_plan)} -> {new_plan.plan_type} {new_plan.plan_id}: "
+            f"{basis.lower()} rate"))
         region = region_of(event.member_state)
         annual = settings.schedule.rates_for(new_plan.plan_year, region).annual(
             new_plan.plan_type, basis)
@@ -119,6 +127,6 @@ def commission(event: MemberEvent, before: Position | None, ruling: Ruling,
             adjustment_id=UNMINTED, decision_id=UNMINTED, member_id=event.member_id,
             agent_id=aor, kind=AdjustmentKind.START, basis=basis, plan=new_plan,
             effective_date=event.effective_date, months=months, annual_amount=annual,
-            amount=amount, schedule_region=region.value, reverses_adjustment_id=None,
+            amount=amount, schedule_region=str(region), reverses_adjustment_id=None,
             policy_version=version))
     return Commission(tuple(adjustments), tuple(trace), second, prior_plan)

@@ -63,6 +63,15 @@ def _check(
     return ok, f"plan year {plan_year} {verb} certified_plan_years {years}"
 
 
+# Memo of assess() for agents with a snapshot in force. The checks are a pure function of
+# (agent, snapshot, member state, plan year, checks applied); many decisions look at the same agent
+# in the same state and year. Keyed by the snapshot's identity: the entry holds the snapshot,
+# so its id cannot be reused while the entry lives. Cleared when full, to bound memory.
+_Key = tuple[int, str, str, int, frozenset[Check]]
+_MEMO: dict[_Key, Eligibility] = {}
+MEMO_LIMIT = 1 << 14
+
+
 def assess(
     agents: AgentView,
     agent_id: str,
@@ -84,6 +93,19 @@ def assess(
             RuleCheck(c.value, agent_id, False, None, "no snapshot") for c in ALL_CHECKS[1:]
         )
         return Eligibility(agent_id, None, tuple(checks))
+    key = (id(snapshot), agent_id, member_state, plan_year, settings.eligibility_checks)
+    found = _MEMO.get(key)
+    if found is not None and found.snapshot is snapshot:
+        return found
+    found = _assess(agent_id, snapshot, member_state, plan_year, settings)
+    if len(_MEMO) >= MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[key] = found
+    return found
+
+
+def _assess(agent_id: str, snapshot: AgentStatusSnapshot, member_state: str, plan_year: int,
+            settings: PolicySettings) -> Eligibility:
     sid = snapshot.snapshot_id
     checks = [
         RuleCheck(

@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from processor.domain.agents import ALL_IDS, AgentTable, Horizon, snapshot_horizon
-from processor.domain.member import MemberState, new_member, on_event, on_snapshot, settle
+from processor.domain.member import (
+    MemberState,
+    new_member,
+    on_event,
+    on_snapshot,
+    screen,
+    settle,
+)
 from processor.domain.model import (
     AgentStatusSnapshot,
     Decision,
@@ -101,6 +108,21 @@ class Engine:
             for member_id in sorted(self.watchers.get(snapshot.agent_id, set())):
                 decisions.extend(self._settle(member_id, snapshot_horizon(snapshot)))
         return Result(tuple(decisions))
+
+    def screen(self, event: MemberEvent) -> Result | None:
+        """What ``on_event`` would answer without deciding: the rejection of an invalid
+        or conflicting event, or a duplicate; None when it would be decided. Nothing
+        changes, so a caller can keep a refused event from moving anything else (the
+        Kafka runtime applies snapshots up to an event's recorded_at only for an event it
+        will decide)."""
+        rejection = validate_event(event, self.settings)
+        if rejection is not None:
+            return Result(rejection=rejection)
+        state = self.members.get(event.member_id)
+        step = None if state is None else screen(state, event)
+        if step is None:
+            return None
+        return Result(rejection=step.rejection, duplicate=step.duplicate)
 
     def on_event(self, event: MemberEvent, *, settle_later: bool = False) -> Result:
         """An event arrives: validate, decide, correct later events of the member."""

@@ -106,9 +106,16 @@ def _mint(event: MemberEvent, evaluation: _Evaluation, revision: int,
           settings: PolicySettings) -> Decision:
     version = settings.policy_version
     decision_id = ids.decision_id(event.event_id, revision)
+    member_id = event.member_id
+    # Field by field rather than dataclasses.replace, which is several times slower.
     minted = tuple(
-        replace(adj, adjustment_id=ids.adjustment_id(decision_id, index),
-                decision_id=decision_id, member_id=event.member_id, policy_version=version)
+        CommissionAdjustment(
+            adjustment_id=ids.adjustment_id(decision_id, index), decision_id=decision_id,
+            member_id=member_id, agent_id=adj.agent_id, kind=adj.kind, basis=adj.basis,
+            plan=adj.plan, effective_date=adj.effective_date, months=adj.months,
+            annual_amount=adj.annual_amount, amount=adj.amount,
+            schedule_region=adj.schedule_region,
+            reverses_adjustment_id=adj.reverses_adjustment_id, policy_version=version)
         for index, adj in enumerate(adjustments)
     )
     r = evaluation.ruling
@@ -198,16 +205,25 @@ def _same_payload(a: MemberEvent, b: MemberEvent) -> bool:
     return type(a) is type(b) and replace(a, recorded_at=b.recorded_at) == b
 
 
+def screen(state: MemberState, event: MemberEvent) -> Step | None:
+    """A validated event that will not be decided: a duplicate or a conflicting one (the
+    state unchanged). None when ``on_event`` would decide it."""
+    prior = state.seen.get(event.event_id)
+    if prior is None:
+        return None
+    if _same_payload(prior, event):
+        return Step(state, duplicate=True)
+    return Step(state, rejection=Rejection(
+        ErrorType.CONFLICTING_DUPLICATE,
+        f"event_id {event.event_id} was already accepted with a different payload"))
+
+
 def on_event(state: MemberState, event: MemberEvent, agents: AgentView,
              settings: PolicySettings) -> Step:
     """Decide a validated event: its first decision, then corrections of later events."""
-    prior = state.seen.get(event.event_id)
-    if prior is not None:
-        if _same_payload(prior, event):
-            return Step(state, duplicate=True)
-        return Step(state, rejection=Rejection(
-            ErrorType.CONFLICTING_DUPLICATE,
-            f"event_id {event.event_id} was already accepted with a different payload"))
+    screened = screen(state, event)
+    if screened is not None:
+        return screened
     history = list(state.history)
     keys = [history_key(e.event) for e in history]
     i = bisect_right(keys, history_key(event))

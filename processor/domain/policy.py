@@ -75,9 +75,14 @@ class Ruling:
     looked_at: tuple[tuple[str, str | None], ...]
 
 
+# Plain-str names of the facts: Enum.value is a Python-level property, and fact() runs
+# about ten times per decision.
+_FACT_NAMES: dict[Fact, str] = {f: f.value for f in Fact}
+
+
 def fact(rule: Fact, passed: bool, detail: str, agent_id: str | None = None,
          snapshot_id: str | None = None) -> RuleCheck:
-    return RuleCheck(rule.value, agent_id, passed, snapshot_id, detail)
+    return RuleCheck(_FACT_NAMES[rule], agent_id, passed, snapshot_id, detail)
 
 
 # What each row means, for the POLICY_ROW trace entry an agent-support representative reads.

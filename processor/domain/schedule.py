@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -62,6 +62,12 @@ class RateSchedule:
 
     name: str
     rates: tuple[tuple[int, Region, Rates], ...]
+    # Derived once from `rates` (every decision looks a rate up and every event's plan
+    # year is checked): not compared, not shown.
+    _index: dict[tuple[int, Region], Rates] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
+    _plan_years: frozenset[int] = field(
+        init=False, repr=False, compare=False, default=frozenset())
 
     def __post_init__(self) -> None:
         years = {year for year, _, _ in self.rates}
@@ -76,19 +82,21 @@ class RateSchedule:
         keys = [(year, region) for year, region, _ in self.rates]
         if len(keys) != len(set(keys)):
             raise ValueError(f"rate schedule {self.name!r}: a (plan year, region) is repeated")
+        self._index.update(((year, region), rates) for year, region, rates in self.rates)
+        object.__setattr__(self, "_plan_years", frozenset(years))
 
     @property
     def plan_years(self) -> frozenset[int]:
-        return frozenset(year for year, _, _ in self.rates)
+        return self._plan_years
 
     def covers(self, plan_year: int) -> bool:
-        return plan_year in self.plan_years
+        return plan_year in self._plan_years
 
     def rates_for(self, plan_year: int, region: Region) -> Rates:
-        for year, reg, rates in self.rates:
-            if year == plan_year and reg is region:
-                return rates
-        raise KeyError((plan_year, region))
+        try:
+            return self._index[(plan_year, region)]
+        except KeyError:
+            raise KeyError((plan_year, region)) from None
 
     def require_plan_years(self, plan_years: Iterable[int]) -> None:
         """Start-up check: every configured plan year must have rates."""

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
-from fastavro.write import Writer
-
+from processor.codec.avro_encode import ContainerWriter
 from processor.codec.dead_letter import DeadLetter
 from processor.codec.jsonl import encode_line
 from processor.codec.kinds import OUTPUT_KINDS, FileFormat, RecordKind
-from processor.codec.records import to_record
-from processor.codec.schemas import load_schema, sync_marker
+from processor.codec.schemas import sync_marker
 from processor.domain.model import Decision
 
 
@@ -31,15 +29,15 @@ class _KindWriter:
         self.count = 0
         self._fmt = fmt
         self._handle: IO[bytes] = path.open("wb")
-        self._avro: Any = None
+        self._avro: ContainerWriter | None = None
         if fmt is FileFormat.AVRO:
-            self._avro = Writer(self._handle, load_schema(kind), codec="deflate",
-                                sync_marker=sync_marker(kind))
+            # The bytes of fastavro's Writer(codec="deflate"), encoded without fastavro.
+            self._avro = ContainerWriter(self._handle, kind, "deflate", sync_marker(kind))
 
     def write(self, obj: object) -> None:
         self.count += 1
         if self._avro is not None:
-            self._avro.write(to_record(obj))
+            self._avro.write(obj)
         else:
             self._handle.write(encode_line(obj))
 

@@ -19,6 +19,7 @@ from processor.domain.engine import Engine
 from processor.domain.model import AgentStatusSnapshot, Decision, Enrollment, PlanChange
 from processor.domain.settings import PolicySettings
 from processor.files.summary import RunSummary
+from processor.gc_tuning import long_lived_heap
 
 Clock = Callable[[], datetime]
 MergeKey = tuple[datetime, int, str]
@@ -96,8 +97,9 @@ def replay(folder: Path, policy: PolicySettings, sink: OutputSink, clock: Clock,
            on_progress: Callable[[int, int], None] | None = None) -> RunSummary:
     """Decide every input of `folder`, sending outputs to `sink` as they are made."""
     summary = RunSummary()
-    inputs = _decode_all(input_files(folder), clock, sink, summary)
-    return replay_inputs(inputs, policy, sink, clock, on_progress, summary=summary)
+    with long_lived_heap():
+        inputs = _decode_all(input_files(folder), clock, sink, summary)
+        return replay_inputs(inputs, policy, sink, clock, on_progress, summary=summary)
 
 
 class _Silent:
@@ -113,6 +115,13 @@ def replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink,
                   window: Window = Window(), summary: RunSummary | None = None,
                   engine: Engine | None = None) -> RunSummary:
     """The one replay loop: `inputs` in merge order through one Engine."""
+    with long_lived_heap():
+        return _replay_inputs(inputs, policy, sink, clock, on_progress, window, summary, engine)
+
+
+def _replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink, clock: Clock,
+                   on_progress: Callable[[int, int], None] | None, window: Window,
+                   summary: RunSummary | None, engine: Engine | None) -> RunSummary:
     summary = summary if summary is not None else RunSummary()
     engine = engine if engine is not None else Engine(policy)
     total = len(inputs)

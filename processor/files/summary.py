@@ -28,10 +28,10 @@ class RunSummary:
             if a.revision:
                 self.corrections += 1
             else:
-                self.decisions[(a.outcome.value, a.reason.value)] += 1
+                self.decisions[(str(a.outcome), str(a.reason))] += 1
                 self.requires_review += a.requires_review
             for adj in decision.adjustments:
-                key = (adj.kind.value, adj.basis.value if adj.basis else "-")
+                key = (str(adj.kind), str(adj.basis) if adj.basis else "-")
                 self.adjustments[key] += 1
                 if adj.amount is not None:
                     self.amounts[key] = self.amounts.get(key, Decimal("0")) + adj.amount

@@ -5,7 +5,8 @@ Secrets leave their ``SecretStr`` only in ``client_config``; log ``redacted(conf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
@@ -13,6 +14,8 @@ from confluent_kafka.admin import AdminClient
 from processor.config import Settings
 
 ConfigValue = str | int | float | bool
+# librdkafka's error_cb: called with a KafkaError from poll/consume/flush.
+ErrorCallback = Callable[[Any], None]
 
 _SECRET_MARKERS = ("password", "secret", "sasl.jaas")
 REDACTED = "***"
@@ -47,27 +50,35 @@ def redacted(config: Mapping[str, object]) -> dict[str, object]:
 
 
 def _merged(settings: Settings, defaults: Mapping[str, ConfigValue],
-            extra: Mapping[str, ConfigValue]) -> dict[str, ConfigValue]:
-    merged: dict[str, ConfigValue] = dict(defaults)
+            extra: Mapping[str, ConfigValue], error_cb: ErrorCallback | None = None
+            ) -> dict[str, ConfigValue | ErrorCallback]:
+    merged: dict[str, ConfigValue | ErrorCallback] = dict(defaults)
     merged.update(client_config(settings))
     merged.update(extra)
+    if error_cb is not None:
+        merged["error_cb"] = error_cb
     return merged
 
 
-def admin(settings: Settings, **extra: ConfigValue) -> AdminClient:
+def admin(settings: Settings, error_cb: ErrorCallback | None = None, /,
+          **extra: ConfigValue) -> AdminClient:
     """An AdminClient. ``extra`` keys are librdkafka names: pass them as
-    ``**{"socket.timeout.ms": 10000}``."""
-    return AdminClient(_merged(settings, {}, extra))
+    ``**{"socket.timeout.ms": 10000}``. ``error_cb`` sees client-level errors
+    (``processor.kafka.security.SecurityWatch``)."""
+    config: Any = _merged(settings, {}, extra, error_cb)  # the stub omits callables
+    return AdminClient(config)
 
 
-def producer(settings: Settings, **extra: ConfigValue) -> Producer:
+def producer(settings: Settings, error_cb: ErrorCallback | None = None, /,
+             **extra: ConfigValue) -> Producer:
     """A Producer with the settings' connection properties plus ``extra``."""
-    return Producer(_merged(settings, {}, extra))
+    return Producer(_merged(settings, {}, extra, error_cb))
 
 
-def consumer(settings: Settings, **extra: ConfigValue) -> Consumer:
+def consumer(settings: Settings, error_cb: ErrorCallback | None = None, /,
+             **extra: ConfigValue) -> Consumer:
     """A Consumer; ``group.id`` defaults to ``application_id`` and offsets are not
     committed automatically unless ``extra`` says so."""
     defaults: dict[str, ConfigValue] = {"group.id": settings.application_id,
                                         "enable.auto.commit": False}
-    return Consumer(_merged(settings, defaults, extra))
+    return Consumer(_merged(settings, defaults, extra, error_cb))

@@ -23,20 +23,24 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicP
 from processor.codec.dead_letter import DeadLetter
 from processor.codec.errors import DecodeError
 from processor.codec.kinds import RecordKind
-from processor.codec.wire import WireCodec, key_of
+from processor.codec.wire import WireCodec, fit_dead_letter, key_of
 from processor.config import Settings
 from processor.domain.agents import AgentTable
 from processor.domain.engine import Engine
 from processor.domain.model import Enrollment, PlanChange
 from processor.domain.settings import PolicySettings
 from processor.kafka import clients
+from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_access
 from processor.runtime.agent_feed import AgentFeed
 from processor.runtime.metrics import Health, Metrics
 from processor.runtime.partition import Inbound, PartitionWorker, Produced
 from processor.runtime.restore import META_KEY, restore_partition
 from processor.runtime.state_codec import encode_meta, encode_state
+from processor.runtime.watchdog import Watchdog
 
 log = structlog.get_logger("aor.runtime")
+
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's message.max.bytes
 
 
 def utc_now() -> datetime:
@@ -78,6 +82,13 @@ class KafkaProcessor:
         self._pending_assign: list[int] = []
         self._last_activity = time.monotonic()
         self._lag_measured = 0.0
+        self.security = SecurityWatch(frozenset({AUTHENTICATION}))
+        # librdkafka refuses larger records (default 1,000,000 bytes); dead letters are
+        # fitted below it (fit_dead_letter).
+        self.max_record_bytes = int(clients.client_config(settings).get(
+            "message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES))
+        # Transactional calls that block past their timeout end the process (watchdog.py).
+        self.watchdog = Watchdog()
 
     # -- clients ---------------------------------------------------------------
 
@@ -91,18 +102,22 @@ class KafkaProcessor:
                                  "session.timeout.ms": s.session_timeout_ms}
         if s.static_membership:
             group["group.instance.id"] = self.instance_id
-        self.driver = clients.consumer(s, **group)
-        self.follower = clients.consumer(s, **common)
+        # A refused login (the password changed under a running instance) ends the run
+        # with a clear error instead of retrying for ever (checked every loop turn).
+        watch = self.security
+        self.driver = clients.consumer(s, watch, **group)
+        self.follower = clients.consumer(s, watch, **common)
         self.table_consumer = clients.consumer(
-            s, **{**common, "group.id": f"{s.application_id}.agent-table.{self.instance_id}"})
+            s, watch,
+            **{**common, "group.id": f"{s.application_id}.agent-table.{self.instance_id}"})
         # Restores read to the end as fast as the broker serves: no fetch wait.
         self.restorer = clients.consumer(
-            s, **{**common, "group.id": f"{s.application_id}.restore.{self.instance_id}",
-                  "fetch.wait.max.ms": 10})
+            s, watch, **{**common, "group.id": f"{s.application_id}.restore.{self.instance_id}",
+                         "fetch.wait.max.ms": 10})
         transactional: dict[str, Any] = {
             "transactional.id": f"{s.application_id}-{self.instance_id}",
             "enable.idempotence": True, "linger.ms": 5, "transaction.timeout.ms": 60000}
-        self.producer = clients.producer(s, **transactional)
+        self.producer = clients.producer(s, watch, **transactional)
 
     def _check_topics(self) -> None:
         admin = clients.admin(self.settings)
@@ -250,7 +265,7 @@ class KafkaProcessor:
                 for adjustment in decision.adjustments:
                     send(s.adjustments_topic, adjustment)
             for letter in out.letters:
-                send(s.dead_letters_topic, letter)
+                send(s.dead_letters_topic, fit_dead_letter(letter, self.max_record_bytes))
             for worker in dirty:
                 for member_id in sorted(worker.dirty):
                     state = worker.engine.members[member_id]
@@ -262,9 +277,11 @@ class KafkaProcessor:
                                           value=encode_meta(worker.applied),
                                           partition=worker.partition)
             if offsets:
-                self.producer.send_offsets_to_transaction(
-                    offsets, self.driver.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(60)
+                with self.watchdog.guard("send_offsets_to_transaction", 30):
+                    self.producer.send_offsets_to_transaction(
+                        offsets, self.driver.consumer_group_metadata(), 30)
+            with self.watchdog.guard("commit_transaction", 60):
+                self.producer.commit_transaction(60)
         except KafkaException as failure:
             self._abort(failure)
             return
@@ -307,7 +324,8 @@ class KafkaProcessor:
             raise failure
         log.warning("transaction.aborted", error=str(failure))
         try:
-            self.producer.abort_transaction(60)
+            with self.watchdog.guard("abort_transaction", 60):
+                self.producer.abort_transaction(60)
         except KafkaException as again:
             raise RuntimeError(f"could not abort the transaction: {again}") from failure
         self._rewind()
@@ -327,9 +345,13 @@ class KafkaProcessor:
     # -- the loop ---------------------------------------------------------------
 
     def run(self, until_idle_s: float | None = None) -> RunStats:
+        # Wrong credentials or an untrusted broker certificate: fail now, in a second,
+        # rather than time out on the first request with "Broker transport failure".
+        verify_access(self.settings)
         self._check_topics()
         self._clients()
-        self.producer.init_transactions(60)
+        with self.watchdog.guard("init_transactions", 60):
+            self.producer.init_transactions(60)
         self.feed = AgentFeed(self.table_consumer, self.settings.agent_status_topic, self.wire,
                               self.table, self.clock)
         self.feed.start()
@@ -343,6 +365,7 @@ class KafkaProcessor:
         self.health.ready = True
         try:
             while not self.stopping:
+                self.security.raise_if_failed(self.settings)
                 self.health.beat()
                 self.metrics.last_loop.set(time.time())
                 messages = self.driver.consume(self.settings.batch_size, 0.05)
@@ -411,3 +434,4 @@ class KafkaProcessor:
             except (KafkaException, RuntimeError, SystemError) as failure:
                 log.warning("consumer.close_failed", consumer=name, error=str(failure))
         self.producer.flush(30)
+        self.watchdog.stop()

@@ -129,9 +129,15 @@ class PartitionWorker:
                 out.letters.append(head.letter)
                 continue
             event = head.record
-            for item in feed.pending(self.applied, (event.recorded_at, ALL_IDS)):
-                self._apply(item, out)
-            result = self.engine.on_event(event)
+            # Snapshots recorded up to the event go first, as in the replay; but an event
+            # that will not be decided (invalid, conflicting, a duplicate) moves nothing:
+            # its recorded_at may be anything, and applying snapshots past the events
+            # after it would lose their corrections.
+            result = self.engine.screen(event)
+            if result is None:
+                for item in feed.pending(self.applied, (event.recorded_at, ALL_IDS)):
+                    self._apply(item, out)
+                result = self.engine.on_event(event)
             if result.rejection is not None:
                 out.letters.append(DeadLetter(
                     source=head.topic, partition=self.partition, offset=head.offset,

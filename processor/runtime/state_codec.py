@@ -10,6 +10,8 @@ import json
 from datetime import date
 from typing import Any
 
+import orjson
+
 from processor.codec.fields import record_codec
 from processor.codec.kinds import RecordKind
 from processor.domain.member import Entry, MemberState
@@ -37,7 +39,10 @@ def _plan_of(value: list[Any] | None) -> PlanRef | None:
 
 
 def _adjustment(adj: CommissionAdjustment) -> dict[str, Any]:
-    result: dict[str, Any] = record_codec(RecordKind.ADJUSTMENT).to_json(adj)
+    # to_jsonable: what orjson writes as to_json's JSON (see codec.jsonl), built faster.
+    to_jsonable = record_codec(RecordKind.ADJUSTMENT).to_jsonable
+    assert to_jsonable is not None
+    result: dict[str, Any] = to_jsonable(adj)
     return result
 
 
@@ -49,7 +54,9 @@ def _adjustment_of(value: dict[str, Any]) -> CommissionAdjustment:
 
 def _event(event: MemberEvent) -> list[Any]:
     kind = RecordKind.ENROLLMENT if isinstance(event, Enrollment) else RecordKind.PLAN_CHANGE
-    return [kind.value, record_codec(kind).to_json(event)]
+    to_jsonable = record_codec(kind).to_jsonable
+    assert to_jsonable is not None
+    return [kind.value, to_jsonable(event)]
 
 
 def _event_of(value: list[Any]) -> MemberEvent:
@@ -84,11 +91,13 @@ def encode_state(state: MemberState) -> bytes:
     # Seen ids whose event is no longer in the history (none today) are kept whole.
     extra = [_event(ev) for eid, ev in state.seen.items() if eid not in in_history]
     body = {"v": VERSION, "member_id": state.member_id, "history": entries, "seen": extra}
-    return _ENCODER.encode(body).encode("utf-8")
+    # The bytes _ENCODER would write (no floats anywhere; tests/contract/test_fast_encoders),
+    # about ten times faster: every changed member is encoded in every transaction.
+    return orjson.dumps(body)
 
 
 def decode_state(data: bytes) -> MemberState:
-    body = json.loads(data)
+    body = orjson.loads(data)  # raises orjson.JSONDecodeError, a json.JSONDecodeError
     if body.get("v") != VERSION:
         raise ValueError(f"unknown member-state version {body.get('v')!r}")
     history: list[Entry] = []
@@ -123,5 +132,5 @@ def encode_meta(applied: dict[int, int]) -> bytes:
 
 
 def decode_meta(data: bytes) -> dict[int, int]:
-    body = json.loads(data)
+    body = orjson.loads(data)  # raises orjson.JSONDecodeError, a json.JSONDecodeError
     return {int(k): int(v) for k, v in body["applied"].items()}

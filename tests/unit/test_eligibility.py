@@ -228,3 +228,20 @@ def test_snapshot_horizon_orders_after_earlier_instants_and_before_events() -> N
     snap = s("s1", 0, 0)
     assert snapshot_horizon(snap) == (at(0), "s1")
     assert event_horizon(at(0)) == (at(0), ALL_IDS) > snapshot_horizon(snap)
+
+
+def test_memoised_assessments_follow_the_settings_and_the_snapshot() -> None:
+    from processor.domain import eligibility
+
+    table = agent_table(snapshot("A", status=AgentStatus.SUSPENDED))
+    strict = assess(table, "A", WHEN, HORIZON, "FL", 2026, DEFAULT)
+    assert assess(table, "A", WHEN, HORIZON, "FL", 2026, DEFAULT) is strict  # memoised
+    lenient = assess(table, "A", WHEN, HORIZON, "FL", 2026,
+                     PolicySettings(eligibility_checks=frozenset({Check.LICENSED})))
+    assert not strict.eligible and lenient.eligible
+    other = agent_table(snapshot("A"))  # an equal-named snapshot of another table
+    assert assess(other, "A", WHEN, HORIZON, "FL", 2026, DEFAULT).eligible
+    assert assess(table, "A", WHEN, HORIZON, "GA", 2026, DEFAULT).checks != strict.checks
+    for n in range(eligibility.MEMO_LIMIT + 10):
+        assess(table, "A", WHEN, HORIZON, "FL", n, DEFAULT)
+    assert len(eligibility._MEMO) <= eligibility.MEMO_LIMIT
