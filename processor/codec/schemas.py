@@ -38,8 +38,18 @@ def schema_dir() -> Path:
     return top_level if top_level.is_dir() else package / "schemas"
 
 
+def _stable(value: Any) -> Any:
+    """Keys in sorted order, recursively: fastavro's parse copies some keys by iterating a
+    set, so without this the schema JSON in Avro file headers varies with PYTHONHASHSEED."""
+    if isinstance(value, dict):
+        return {k: _stable(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
 def _parse_file(path: Path) -> Schema:
-    parsed = parse_schema(json.loads(path.read_text(encoding="utf-8")))
+    parsed = _stable(parse_schema(json.loads(path.read_text(encoding="utf-8"))))
     if not isinstance(parsed, dict):
         raise ValueError(f"{path}: top-level schema must be a record")
     return parsed

@@ -20,6 +20,7 @@ from processor.codec.kinds import RecordKind
 from processor.domain.model import AorAssignment
 
 OUTPUTS = ("assignments", "commission-adjustments")
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample"
 
 
 def cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -144,3 +145,18 @@ def test_replay_of_100k_members_twice_is_byte_identical(tmp_path: Path) -> None:
     assert summary["original_decisions"] == (manifest["counts"]["enrollments"]
                                              + manifest["counts"]["plan-changes"])
     assert sum(summary["dead_letters"].values()) == manifest["malformed_total"]
+
+
+def test_avro_outputs_are_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Hash randomisation must not leak into Avro headers (schema JSON key order)."""
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed{seed}"
+        subprocess.run([sys.executable, "-m", "processor", "replay", "--input",
+                        str(SAMPLE), "--output", str(out), "--format", "avro", "--quiet"],
+                       check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        outputs.append(out)
+    for name in OUTPUTS:
+        assert (outputs[0] / f"{name}.avro").read_bytes() == \
+            (outputs[1] / f"{name}.avro").read_bytes(), name
