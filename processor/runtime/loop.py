@@ -41,6 +41,12 @@ from processor.runtime.watchdog import Watchdog
 log = structlog.get_logger("aor.runtime")
 
 DEFAULT_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's message.max.bytes
+# Errors of a committed-offsets fetch that pass: the coordinator moves or loads (a broker
+# restart), or a transaction still holds offsets of the partition (require_stable).
+_COORDINATOR_BUSY = frozenset({
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.UNSTABLE_OFFSET_COMMIT,
+    KafkaError._WAIT_COORD, KafkaError._TIMED_OUT, KafkaError._TRANSPORT})
 
 
 def utc_now() -> datetime:
@@ -174,8 +180,7 @@ class KafkaProcessor:
                 engine.restore(state)
             worker = PartitionWorker(p, engine, applied, (self.enrollments, self.plan_changes))
             self.workers[p] = worker
-            committed = self.driver.committed(
-                [TopicPartition(self.plan_changes, p)], timeout=30)[0].offset
+            committed = self._committed([TopicPartition(self.plan_changes, p)])[0].offset
             start = committed if committed >= 0 else OFFSET_BEGINNING
             self.follower.incremental_assign([TopicPartition(self.plan_changes, p, start)])
             self.stats.restored_members += len(members)
@@ -184,6 +189,25 @@ class KafkaProcessor:
             log.info("partition.restored", partition=p, members=len(members),
                      seconds=round(seconds, 3))
         self.metrics.assigned_partitions.set(len(self.workers))
+
+    def _committed(self, partitions: list[TopicPartition], timeout_s: float = 120.0
+                   ) -> list[TopicPartition]:
+        """The group's committed offsets. Errors of a coordinator that is moving or
+        loading (a broker restart) and offsets a transaction still holds are retried
+        until ``timeout_s``; an instance that gave up on them would die mid-restore."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                found: list[TopicPartition] = self.driver.committed(partitions, timeout=30)
+                return found
+            except KafkaException as failure:
+                error = failure.args[0] if failure.args else None
+                code = error.code() if isinstance(error, KafkaError) else None
+                if code not in _COORDINATOR_BUSY or time.monotonic() > deadline:
+                    raise
+                log.warning("committed.retry", error=str(failure))
+                self.health.beat()
+                time.sleep(0.5)
 
     # -- input ------------------------------------------------------------------
 
@@ -197,7 +221,10 @@ class KafkaProcessor:
                     if worker is not None:
                         worker.mark_end(topic)
                     continue
-                if error.fatal():
+                # A fatal consumer error arrives as an event of code _FATAL whose own
+                # fatal() is False (e.g. a static member fenced after its session
+                # expired during a broker outage): the consumer is dead, so is the run.
+                if error.fatal() or error.code() == KafkaError._FATAL:
                     raise KafkaException(error)
                 log.warning("consumer.error", error=str(error))
                 continue
@@ -335,8 +362,7 @@ class KafkaProcessor:
         owned = sorted(self.workers)
         self.workers.clear()
         self.follower.incremental_unassign([TopicPartition(self.plan_changes, p) for p in owned])
-        committed = self.driver.committed(
-            [TopicPartition(self.enrollments, p) for p in owned], timeout=30)
+        committed = self._committed([TopicPartition(self.enrollments, p) for p in owned])
         for tp in committed:
             self.driver.seek(TopicPartition(self.enrollments, tp.partition,
                                             tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
