@@ -331,10 +331,13 @@ class FaultRun:
         return self._settled()
 
     def _settled(self) -> bool:
-        owned = self.a.holding()[0] | self.b.holding()[0]
-        missing = set(range(self.app.partitions)) - owned
+        """Every partition held, and every running instance holding some (a second
+        instance that has not been given its share yet is a rebalance to come)."""
+        held = [self.a.holding()[0]] + ([self.b.holding()[0]] if self.b.running else [])
+        missing = set(range(self.app.partitions)) - set().union(*held)
+        joining = not all(held) and time.monotonic() - self.b.started_at < SECOND_JOIN_TIMEOUT_S
         now = time.monotonic()
-        if not missing:
+        if not missing and not joining:
             self.unsettled_since = None
             return True
         if self.unsettled_since is None:
