@@ -5,14 +5,12 @@ exposes, Settings.metrics_port defaults to, and processor.runtime.metrics serves
 from __future__ import annotations
 
 import re
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from processor.config import Settings
+from processor.devkafka.net import free_port
 from processor.runtime.metrics import Health, Metrics, serve
 from tests.deploy.manifests import (
     DOCKERFILE,
@@ -21,6 +19,7 @@ from tests.deploy.manifests import (
     final_stage_user,
     k8s_object,
 )
+from tests.http_probe import get
 
 METRICS_PORT = Settings.model_fields["metrics_port"].default
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
@@ -93,17 +92,10 @@ def test_k8s_probes_ask_the_health_endpoints_on_the_metrics_port() -> None:
     assert int(config["AOR_METRICS_PORT"]) == METRICS_PORT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def endpoint() -> Iterator[tuple[int, Health]]:
     health = Health()
-    port = _free_port()
+    port = free_port()
     server = serve(Metrics(), health, port, host="127.0.0.1")
     try:
         yield port, health
@@ -112,27 +104,18 @@ def endpoint() -> Iterator[tuple[int, Health]]:
         server.server_close()
 
 
-def _status(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            code: int = reply.status
-            return code
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def test_probe_paths_are_served_by_the_metrics_endpoint(endpoint: tuple[int, Health]) -> None:
     port, health = endpoint
-    assert _status(port, "/no-such-path") == 404
+    assert get(port, "/no-such-path")[0] == 404
     paths = {path for path, _ in _probe_targets().values()}
     health.ready = False
-    assert _status(port, "/healthz") == 200
-    assert _status(port, "/readyz") == 503
+    assert get(port, "/healthz")[0] == 200
+    assert get(port, "/readyz")[0] == 503
     for path in paths:
-        assert _status(port, path) in (200, 503), path
+        assert get(port, path)[0] in (200, 503), path
     health.ready = True
     for path in paths:
-        assert _status(port, path) == 200, path
+        assert get(port, path)[0] == 200, path
     health.stale_after_s = 0.0  # the loop stalled
-    assert _status(port, "/healthz") == 503
-    assert _status(port, "/readyz") == 503
+    assert get(port, "/healthz")[0] == 503
+    assert get(port, "/readyz")[0] == 503

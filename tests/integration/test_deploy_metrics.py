@@ -5,14 +5,13 @@ metrics that a running processor exports: checked against the /metrics endpoint 
 from __future__ import annotations
 
 import contextlib
-import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from processor.devkafka.net import free_port
 from tests.deploy.manifests import REPO, exported_sample_names, monitoring_metric_names
+from tests.http_probe import get
 from tests.integration.harness import Deployment, terminate, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -20,29 +19,11 @@ pytestmark = pytest.mark.kafka
 SAMPLE = REPO / "samples" / "sample"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _get(port: int, path: str) -> tuple[int, str]:
-    """(status, body); (0, reason) while nothing answers."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except OSError as error:
-        return 0, str(error)
-
-
 def test_dashboard_and_alerts_use_only_metrics_a_running_processor_exports(
         kafka_bootstrap: str, tmp_path: Path) -> None:
     used = monitoring_metric_names()
     assert used, "the dashboard and the alert rules name no metric"
-    port = _free_port()
+    port = free_port()
     app = Deployment(kafka_bootstrap, partitions=3, extra_env={"AOR_METRICS_PORT": str(port)})
     app.setup(SAMPLE)
     log = tmp_path / "run.log"
@@ -50,13 +31,13 @@ def test_dashboard_and_alerts_use_only_metrics_a_running_processor_exports(
     exported: set[str] = set()
     exit_code: int | None = None
     try:
-        wait_for(lambda: _get(port, "/readyz")[0] == 200, 120,
+        wait_for(lambda: get(port, "/readyz")[0] == 200, 120,
                  f"/readyz on port {port}; log {log}")
-        assert _get(port, "/healthz")[0] == 200
+        assert get(port, "/healthz")[0] == 200
 
         def all_exported() -> bool:
             assert process.poll() is None, f"the processor exited; log {log}"
-            status, body = _get(port, "/metrics")
+            status, body = get(port, "/metrics")
             if status != 200:
                 return False
             exported.clear()

@@ -4,11 +4,8 @@ metrics after processing, a clean SIGTERM, and logs free of member ids and secre
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.config import load_settings
+from processor.devkafka.net import free_port
 from processor.kafka.clients import REDACTED, client_config, redacted
+from tests.http_probe import get
 from tests.integration.harness import (
     Deployment,
     RawRecord,
@@ -49,24 +48,6 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(tmp_path_factory.mktemp("history"), 300, seed=61)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    """(status, body); (0, reason) when nothing answers yet."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except OSError as error:
-        return 0, str(error)
 
 
 def scrape(port: int) -> Samples:

@@ -25,8 +25,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ import pytest
 from processor.devkafka.errors import DevKafkaError
 from processor.devkafka.net import free_port
 from processor.devkafka.secure import SCRAM_MECHANISM, SecureLocalKafka, make_tls
+from tests.http_probe import get
 from tests.integration.harness import Deployment, assert_same_outputs, generate, replay
 
 pytestmark = pytest.mark.kafka
@@ -105,16 +104,6 @@ def cli(app: Deployment, transcript: Transcript, *args: str | Path, timeout: flo
     return done
 
 
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except OSError as error:
-        return 0, str(error)
-
-
 def member_ids(history: Path) -> set[str]:
     ids: set[str] = set()
     for name in ("enrollments.jsonl", "plan-changes.jsonl"):
@@ -143,7 +132,7 @@ def test_over_sasl_ssl_the_run_equals_the_replay_and_no_secret_or_member_id_leak
     metrics = ""
     try:
         while process.poll() is None:  # scrape while it runs; keep the last full scrape
-            status, body = get(port, "/metrics")
+            status, body = get(port, "/metrics", timeout=2)
             if status == 200 and 'aor_decisions_total{outcome="' in body:
                 metrics = body
             time.sleep(0.25)
