@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,25 @@ def committed_offsets(bootstrap: str, group: str, timeout: float = 30
                                                 request_timeout=timeout)
     result = futures[group].result(timeout)
     return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or []}
+
+
+def segments(history: Path, into: Path, count: int) -> tuple[list[Path], list[datetime]]:
+    """The history's lines in ``count`` input folders cut at enrollment recorded_at
+    quantiles, and the cuts: for loading a history in stretches."""
+    def recorded_at(line: str) -> datetime:
+        return datetime.fromisoformat(json.loads(line)["recorded_at"])
+
+    enrollments = sorted(recorded_at(line)
+                         for line in (history / "enrollments.jsonl").read_text().splitlines())
+    cuts = [enrollments[len(enrollments) * i // count] for i in range(1, count)]
+    bounds = [datetime.min.replace(tzinfo=UTC), *cuts, datetime.max.replace(tzinfo=UTC)]
+    folders = []
+    for i in range(count):
+        folder = into / f"segment-{i}"
+        folder.mkdir(parents=True)
+        for name in ("enrollments.jsonl", "plan-changes.jsonl", "agent-status.jsonl"):
+            rows = (history / name).read_text().splitlines()
+            (folder / name).write_text("".join(
+                f"{r}\n" for r in rows if bounds[i] <= recorded_at(r) < bounds[i + 1]))
+        folders.append(folder)
+    return folders, cuts

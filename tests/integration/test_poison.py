@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +31,11 @@ from tests.integration.harness import (
     original_decisions,
     produce_raw,
     replay,
+    segments,
 )
 
 pytestmark = pytest.mark.kafka
 
-FILES = ("enrollments.jsonl", "plan-changes.jsonl", "agent-status.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +48,6 @@ def replayed(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return replay(history, tmp_path_factory.mktemp("replayed"))
 
 
-def _recorded_at(line: str) -> datetime:
-    return datetime.fromisoformat(json.loads(line)["recorded_at"])
-
-
-def split(history: Path, into: Path) -> tuple[Path, Path, datetime]:
-    """The history's lines in two folders, before and from the median enrollment's
-    recorded_at, and that cutoff."""
-    enrollments = (history / "enrollments.jsonl").read_text().splitlines()
-    cutoff = sorted(_recorded_at(line) for line in enrollments)[len(enrollments) // 2]
-    first, second = into / "first", into / "second"
-    for folder in (first, second):
-        folder.mkdir(parents=True)
-    for name in FILES:
-        rows = (history / name).read_text().splitlines()
-        (first / name).write_text("".join(f"{r}\n" for r in rows if _recorded_at(r) < cutoff))
-        (second / name).write_text("".join(f"{r}\n" for r in rows if _recorded_at(r) >= cutoff))
-    return first, second, cutoff
 
 
 def first_record(history: Path, kind: RecordKind, name: str) -> Any:
@@ -126,7 +108,7 @@ def _b64(raw: bytes | None) -> str | None:
 def test_poison_on_every_input_is_one_dead_letter_and_processing_goes_on(
         kafka_bootstrap: str, history: Path, replayed: Path, tmp_path: Path) -> None:
     app = Deployment(kafka_bootstrap)
-    first, second, cutoff = split(history, tmp_path / "halves")
+    (first, second), (cutoff,) = segments(history, tmp_path / "halves", 2)
     app.cli("topics", "create")
     app.cli("load", "--input", first)
     poison = poison_records(app, history, timestamp_ms(cutoff))

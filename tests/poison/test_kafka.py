@@ -13,7 +13,6 @@ mock registry: ``test_ingest.py``.)
 from __future__ import annotations
 
 import base64
-import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from tests.integration.harness import (
     lines,
     original_decisions,
     replay,
+    segments,
 )
 from tests.poison.corrupt import RandomChooser, avro_recipes
 from tests.poison.wire import WirePoison, recipes, wire_poison
@@ -57,29 +57,6 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def replayed(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return replay(history, tmp_path_factory.mktemp("replayed"))
-
-
-def _recorded_at(line: str) -> datetime:
-    return datetime.fromisoformat(json.loads(line)["recorded_at"])
-
-
-def segments(history: Path, into: Path) -> tuple[list[Path], list[datetime]]:
-    """The history's lines in ``SEGMENTS`` folders cut at enrollment recorded_at
-    quantiles, and the cuts."""
-    enrollments = sorted(_recorded_at(line)
-                         for line in (history / "enrollments.jsonl").read_text().splitlines())
-    cuts = [enrollments[len(enrollments) * i // SEGMENTS] for i in range(1, SEGMENTS)]
-    bounds = [datetime.min.replace(tzinfo=UTC), *cuts, datetime.max.replace(tzinfo=UTC)]
-    folders = []
-    for i in range(SEGMENTS):
-        folder = into / f"segment-{i}"
-        folder.mkdir(parents=True)
-        for kind in INPUT_KINDS:
-            rows = (history / f"{kind.value}.jsonl").read_text().splitlines()
-            (folder / f"{kind.value}.jsonl").write_text("".join(
-                f"{r}\n" for r in rows if bounds[i] <= _recorded_at(r) < bounds[i + 1]))
-        folders.append(folder)
-    return folders, cuts
 
 
 def good_records(history: Path, kind: RecordKind) -> list[Any]:
@@ -156,7 +133,7 @@ def test_poison_on_every_input_topic_is_one_dead_letter_each_and_good_data_decid
         kafka_bootstrap: str, history: Path, replayed: Path, tmp_path: Path) -> None:
     app = Deployment(kafka_bootstrap)
     topics = {kind: app.topic(kind.value) for kind in INPUT_KINDS}
-    folders, cuts = segments(history, tmp_path / "segments")
+    folders, cuts = segments(history, tmp_path / "segments", SEGMENTS)
     batches = poison_batches(history)
     produced: list[tuple[WirePoison, tuple[int, int]]] = []
     oversized = WirePoison("oversized", RecordKind.ENROLLMENT, b"mbr-0000007",
