@@ -26,8 +26,8 @@ from processor.domain.settings import PolicySettings
 from processor.files.replay import replay_inputs
 from processor.kafka import clients
 from processor.kafka.history import bounds, read_history
-from processor.runtime.restore import META_KEY
-from processor.runtime.state_codec import encode_meta, encode_state
+from processor.runtime.partition_meta import META_KEY, PartitionMeta, encode_meta
+from processor.runtime.state_codec import encode_state
 
 Clock = Callable[[], datetime]
 
@@ -169,8 +169,10 @@ def plan_and_rewind(settings: Settings, policy: PolicySettings, wire: WireCodec,
         kept = {m.encode() for m in by_partition[p]}
         for key in sorted(existing[p] - kept):
             producer.produce(settings.changelog_topic, key=key, value=None, partition=p)
+        # No input positions: the group's offsets, moved below, say where to start.
         producer.produce(settings.changelog_topic, key=META_KEY,
-                         value=encode_meta(dict(agent_status)), partition=p)
+                         value=encode_meta(PartitionMeta(applied=dict(agent_status))),
+                         partition=p)
     producer.commit_transaction(60)
     admin = clients.admin(settings)
     offsets = [TopicPartition(t, part.partition, part.target[t])

@@ -34,8 +34,9 @@ from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_acces
 from processor.runtime.agent_feed import AgentFeed
 from processor.runtime.metrics import Health, Metrics
 from processor.runtime.partition import Inbound, PartitionWorker, Produced
-from processor.runtime.restore import META_KEY, restore_partition
-from processor.runtime.state_codec import encode_meta, encode_state
+from processor.runtime.partition_meta import META_KEY, encode_meta
+from processor.runtime.restore import restore_partition
+from processor.runtime.state_codec import encode_state
 from processor.runtime.watchdog import Watchdog
 
 log = structlog.get_logger("aor.runtime")
@@ -173,15 +174,23 @@ class KafkaProcessor:
         while self._pending_assign:
             p = self._pending_assign.pop(0)
             started = time.monotonic()
-            members, applied = restore_partition(self.restorer, self.settings.changelog_topic, p,
-                                                 on_batch=self.health.beat)
+            members, meta = restore_partition(self.restorer, self.settings.changelog_topic, p,
+                                              on_batch=self.health.beat)
             engine = Engine(self.policy, agents=self.table)
             for state in members.values():
                 engine.restore(state)
-            worker = PartitionWorker(p, engine, applied, (self.enrollments, self.plan_changes))
+            worker = PartitionWorker(p, engine, dict(meta.applied),
+                                     (self.enrollments, self.plan_changes),
+                                     decided=dict(meta.decided))
             self.workers[p] = worker
+            # The enrollments are read from the group's offset and filtered by the worker;
+            # the plan changes start past both that offset and what the changelog says is
+            # decided (an operator may have moved the group forward to skip records).
             committed = self._committed([TopicPartition(self.plan_changes, p)])[0].offset
-            start = committed if committed >= 0 else OFFSET_BEGINNING
+            start = max(committed, meta.decided.get(self.plan_changes, -1))
+            if start > committed:
+                worker.positions[self.plan_changes] = start  # the group catches up
+            start = start if start >= 0 else OFFSET_BEGINNING
             self.follower.incremental_assign([TopicPartition(self.plan_changes, p, start)])
             self.stats.restored_members += len(members)
             seconds = time.monotonic() - started
@@ -271,7 +280,7 @@ class KafkaProcessor:
     def _commit(self, out: Produced) -> None:
         offsets = [TopicPartition(topic, p, pos)
                    for p, w in self.workers.items() for topic, pos in w.positions.items()]
-        dirty = [w for w in self.workers.values() if w.dirty or w.meta_dirty]
+        dirty = [w for w in self.workers.values() if w.dirty or w.meta_dirty or w.positions]
         if not out.decisions and not out.letters and not dirty and not offsets:
             return
         s = self.settings
@@ -299,9 +308,9 @@ class KafkaProcessor:
                     self.producer.produce(s.changelog_topic, key=member_id.encode(),
                                           value=encode_state(state),
                                           partition=worker.partition)
-                if worker.meta_dirty:
+                if worker.meta_dirty or worker.positions:
                     self.producer.produce(s.changelog_topic, key=META_KEY,
-                                          value=encode_meta(worker.applied),
+                                          value=encode_meta(worker.meta),
                                           partition=worker.partition)
             if offsets:
                 with self.watchdog.guard("send_offsets_to_transaction", 30):

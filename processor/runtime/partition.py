@@ -15,6 +15,7 @@ from processor.domain.agents import ALL_IDS
 from processor.domain.engine import Engine
 from processor.domain.model import Decision, Enrollment, PlanChange
 from processor.runtime.agent_feed import AgentFeed, FeedItem
+from processor.runtime.partition_meta import PartitionMeta
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
@@ -55,7 +56,10 @@ class PartitionWorker:
     topics: tuple[str, str]  # (enrollments, plan-changes)
     buffers: dict[str, deque[Inbound]] = field(default_factory=dict)
     at_end: dict[str, bool] = field(default_factory=dict)
-    # Next offset to commit per input topic: everything before it is decided.
+    # Next offset per input topic whose records are all decided, as the changelog meta
+    # records it; records before it that come again are not decided again.
+    decided: dict[str, int] = field(default_factory=dict)
+    # Next offset to commit per input topic (moved since the last transaction).
     positions: dict[str, int] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     meta_dirty: bool = False
@@ -67,8 +71,14 @@ class PartitionWorker:
             self.at_end.setdefault(topic, False)
 
     def add(self, inbound: Inbound) -> None:
-        self.buffers[inbound.topic].append(inbound)
         self.at_end[inbound.topic] = False
+        decided = self.decided.get(inbound.topic, 0)
+        if inbound.offset < decided:
+            # Read from group offsets that lag the changelog: already decided. Commit
+            # the offsets past it, so the group catches up.
+            self.positions[inbound.topic] = max(self.positions.get(inbound.topic, 0), decided)
+            return
+        self.buffers[inbound.topic].append(inbound)
 
     def mark_end(self, topic: str) -> None:
         self.at_end[topic] = True
@@ -122,7 +132,7 @@ class PartitionWorker:
                 out.early += 1
             self.held_since = None
             self.buffers[head.topic].popleft()
-            self.positions[head.topic] = head.offset + 1
+            self.positions[head.topic] = self.decided[head.topic] = head.offset + 1
             used += 1
             if head.record is None:
                 assert head.letter is not None
@@ -155,6 +165,10 @@ class PartitionWorker:
                 if used >= budget:
                     break
         return used
+
+    @property
+    def meta(self) -> PartitionMeta:
+        return PartitionMeta(dict(self.applied), dict(self.decided))
 
     @property
     def idle(self) -> bool:

@@ -10,17 +10,16 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from processor.domain.member import MemberState
-from processor.runtime.state_codec import decode_meta, decode_state
-
-META_KEY = b"\x00partition-meta"
+from processor.runtime.partition_meta import META_KEY, PartitionMeta, decode_meta
+from processor.runtime.state_codec import decode_state
 
 log = structlog.get_logger("aor.runtime")
 
 
 def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: float = 300.0,
                       on_batch: Callable[[], None] | None = None
-                      ) -> tuple[dict[str, MemberState], dict[int, int]]:
-    """Members and applied agent-status offsets as of the last committed transaction.
+                      ) -> tuple[dict[str, MemberState], PartitionMeta]:
+    """Members and the partition's progress as of the last committed transaction.
 
     The changelog is read to its high watermark, not to the first end of partition: a
     read_committed consumer stops at the last stable offset, where the first transaction
@@ -31,7 +30,7 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
     """
     tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
     members: dict[str, MemberState] = {}
-    applied: dict[int, int] = {}
+    meta = PartitionMeta()
     consumer.assign([tp])
     deadline = time.monotonic() + timeout_s
     # The high watermark when the end was first reached (the cached one is the high
@@ -55,7 +54,7 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
                     raise RuntimeError(f"changelog restore: {error}")
                 key, value = msg.key(), msg.value()
                 if key == META_KEY:
-                    applied = decode_meta(value)
+                    meta = decode_meta(value)
                 elif value is None:
                     members.pop(key.decode(), None)
                 else:
@@ -66,7 +65,7 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
                     target = consumer.get_watermark_offsets(
                         TopicPartition(topic, partition), cached=True)[1]
                 if reached >= target:
-                    return members, applied
+                    return members, meta
                 if not waiting:
                     waiting = True
                     log.warning("restore.waiting_for_open_transaction", partition=partition,
