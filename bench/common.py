@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / ".cache" / "bench"
 PYTHON = sys.executable
+CLI = [PYTHON, "-m", "processor"]  # `aor-processor` of this tree and venv
 
 
 def machine() -> dict[str, Any]:
@@ -99,3 +103,76 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {path.relative_to(ROOT)}")
     return path
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages now (`uptime`), rounded."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# -- Kafka benches -------------------------------------------------------------------
+
+
+def topic_env(bootstrap: str, inputs: str, app: str) -> dict[str, str]:
+    """Environment for `aor-processor` on the input topics `<inputs>.*` with the
+    application id `app` (its outputs are `<app>.*`), metrics off, warnings only."""
+    env = dict(os.environ)
+    env.update({
+        "AOR_BOOTSTRAP_SERVERS": bootstrap,
+        "AOR_APPLICATION_ID": app,
+        "AOR_ENROLLMENTS_TOPIC": f"{inputs}.enrollments",
+        "AOR_PLAN_CHANGES_TOPIC": f"{inputs}.plan-changes",
+        "AOR_AGENT_STATUS_TOPIC": f"{inputs}.agent-status",
+        "AOR_ASSIGNMENTS_TOPIC": f"{app}.assignments",
+        "AOR_ADJUSTMENTS_TOPIC": f"{app}.adjustments",
+        "AOR_DEAD_LETTERS_TOPIC": f"{app}.dead-letters",
+        "AOR_METRICS_PORT": "0",
+        "AOR_LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+def cli(args: list[str], env: dict[str, str]) -> None:
+    """Run one `aor-processor` command to its end; RuntimeError with its stderr if it fails."""
+    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"aor-processor {' '.join(args)}: {proc.stderr[-3000:]}")
+
+
+# The closing stderr line of `aor-processor run` (processor/cli.py cmd_run).
+_RUN_SUMMARY = re.compile(
+    r"aor-processor run: (?P<inputs>[\d,]+) inputs, (?P<decisions>[\d,]+) decisions, "
+    r"(?P<corrections>[\d,]+) corrections, (?P<dead_letters>[\d,]+) dead letters, "
+    r"(?P<transactions>[\d,]+) transactions \((?P<aborted>\d+) aborted\), "
+    r"(?P<rebalance_callbacks>\d+) rebalance callbacks, (?P<early>[\d,]+) early decisions")
+
+
+def run_summary(stderr: str) -> dict[str, int] | None:
+    """The counts of `aor-processor run`'s closing summary line (None if it printed none)."""
+    found = _RUN_SUMMARY.search(" ".join(stderr.split()))  # rich may wrap the line
+    if found is None:
+        return None
+    return {name: int(value.replace(",", "")) for name, value in found.groupdict().items()}
+
+
+def consumer(bootstrap: str, **extra: Any) -> Any:
+    """A read_committed confluent_kafka.Consumer of a fresh group that commits nothing and
+    reports partition ends; `extra` adds or overrides librdkafka properties."""
+    import uuid
+
+    from confluent_kafka import Consumer
+
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                     "enable.auto.commit": False, "isolation.level": "read_committed",
+                     "enable.partition.eof": True, **extra})
+
+
+def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
+    """(status, body) of GET http://127.0.0.1:port/path; (0, reason) while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as reply:
+            return int(reply.status), reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError as error:
+        return 0, str(error)

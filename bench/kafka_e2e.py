@@ -19,12 +19,19 @@ span between the first and the last output record's timestamp (CreateTime, stamp
 each record is produced), so start-up, the agent-table bootstrap and the idle wait at the
 end are not counted. The wall time of each run is reported too. Figures go to
 bench/results/kafka_e2e.json.
+
+For each processor run it also reports the CPU seconds of its instances (user + system,
+start-up included), the load average before and after, and each instance's share (inputs,
+transactions, rebalance callbacks, from the summary line `run` prints). A run with several
+instances must give as many outputs as the first run: `outputs_match_first_run` says so
+(an instance that exits with partitions still unprocessed shows up there).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import resource
 import subprocess
 import tempfile
 import time
@@ -32,41 +39,23 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
-from bench.common import PYTHON, ROOT, ensure_history, run_json, write_results
+from bench.common import (
+    CLI,
+    PYTHON,
+    ROOT,
+    cli,
+    consumer,
+    ensure_history,
+    load_average,
+    run_json,
+    run_summary,
+    topic_env,
+    write_results,
+)
 
-CLI = [PYTHON, "-m", "processor"]
 OUTPUTS = ("assignments", "adjustments", "dead_letters")
-
-
-def topic_env(bootstrap: str, inputs: str, app: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "AOR_BOOTSTRAP_SERVERS": bootstrap,
-        "AOR_APPLICATION_ID": app,
-        "AOR_ENROLLMENTS_TOPIC": f"{inputs}.enrollments",
-        "AOR_PLAN_CHANGES_TOPIC": f"{inputs}.plan-changes",
-        "AOR_AGENT_STATUS_TOPIC": f"{inputs}.agent-status",
-        "AOR_ASSIGNMENTS_TOPIC": f"{app}.assignments",
-        "AOR_ADJUSTMENTS_TOPIC": f"{app}.adjustments",
-        "AOR_DEAD_LETTERS_TOPIC": f"{app}.dead-letters",
-        "AOR_METRICS_PORT": "0",
-        "AOR_LOG_LEVEL": "WARNING",
-    })
-    return env
-
-
-def cli(args: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"aor-processor {' '.join(args)}: {proc.stderr[-3000:]}")
-
-
-def consumer(bootstrap: str, **extra: Any) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                     "enable.auto.commit": False, "isolation.level": "read_committed",
-                     "enable.partition.eof": True, **extra})
 
 
 def topic_span(bootstrap: str, topics: list[str]) -> dict[str, Any]:
@@ -112,6 +101,24 @@ def rate(events: int, span: dict[str, Any]) -> dict[str, Any]:
     return {"span_seconds": round(seconds, 3), "events_per_s": round(events / seconds)}
 
 
+def logged_errors(stderr: str, event: str) -> list[str]:
+    """The `error` of each structlog JSON line of `event` in a run's stderr."""
+    found: list[str] = []
+    for line in stderr.splitlines():
+        if event in line and line.startswith("{"):
+            try:
+                found.append(str(json.loads(line).get("error", "")))
+            except ValueError:
+                continue
+    return found
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_processor(bootstrap: str, inputs: str, instances: int, batch: int, idle: float,
                   events: int) -> dict[str, Any]:
     app = f"bench-{uuid.uuid4().hex[:8]}"
@@ -123,24 +130,39 @@ def run_processor(bootstrap: str, inputs: str, instances: int, batch: int, idle:
         env["AOR_STATIC_MEMBERSHIP"] = "false"
         idle = max(idle, 10.0)
     cli(["topics", "create"], env)  # the outputs and changelog of this application id
+    load_before = load_average()
+    cpu_before = children_cpu()
     started = time.perf_counter()
     procs = [subprocess.Popen([*CLI, "run", "--until-idle", str(idle), "--batch-size",
                                str(batch), "--instance-id", f"i{n}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for n in range(instances)]
-    for proc in procs:
+    per_instance: list[dict[str, Any]] = []
+    for n, proc in enumerate(procs):
         _, err = proc.communicate(timeout=3600)
         if proc.returncode != 0:
             raise RuntimeError(f"run failed: {err[-3000:]}")
+        per_instance.append({"instance": f"i{n}",
+                             "exited_after_s": round(time.perf_counter() - started, 2),
+                             **(run_summary(err) or {"summary": "not found"}),
+                             "abort_errors": logged_errors(err, "transaction.aborted")})
     wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu_before
     span = topic_span(bootstrap, [env["AOR_ASSIGNMENTS_TOPIC"], env["AOR_ADJUSTMENTS_TOPIC"],
                                   env["AOR_DEAD_LETTERS_TOPIC"]])
     result = {"instances": instances, "application_id": app, "wall_seconds": round(wall, 2),
-              "outputs": span["records"], **rate(events, span)}
+              "idle_wait_s": idle, "cpu_seconds": round(cpu, 2),
+              "cpu_ms_per_event": round(cpu / max(events, 1) * 1000, 3),
+              "load_average_before": load_before,
+              "load_average_after": load_average(), "outputs": span["records"],
+              **rate(events, span), "per_instance": per_instance}
     result["per_instance_events_per_s"] = round(result["events_per_s"] / instances)
+    shares = ", ".join(f"{i['instance']} {i.get('inputs', 0):,} inputs in "
+                       f"{i.get('transactions', 0):,} transactions" for i in per_instance)
     print(f"  processor x{instances}: {events:,} events, {span['records']:,} outputs, "
           f"{result['events_per_s']:,} events/s over {result['span_seconds']} s "
-          f"(wall {wall:.1f} s incl. start-up, bootstrap and {idle} s idle)", flush=True)
+          f"(wall {wall:.1f} s incl. start-up, bootstrap and {idle} s idle; {cpu:.1f} CPU s "
+          f"in all; load {load_before[0]} before); {shares}", flush=True)
     return result
 
 
@@ -209,18 +231,28 @@ def time_restore(bootstrap: str, app: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=10_000)
-    parser.add_argument("--agents", type=int, help="default: members / 10")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--until-idle", type=float, default=3.0)
+    parser.add_argument("--members", type=int, default=10_000,
+                        help="members of the generated history (default 10,000; cached in "
+                             ".cache/bench/histories)")
+    parser.add_argument("--agents", type=int, help="agents of the history (default: members / 10)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    parser.add_argument("--partitions", type=int, default=6,
+                        help="partitions of the input topics (default 6)")
+    parser.add_argument("--batch-size", type=int, default=500,
+                        help="inputs per transaction at most, for the processor and the "
+                             "passthrough (default 500)")
+    parser.add_argument("--until-idle", type=float, default=3.0, metavar="SECONDS",
+                        help="each run stops after this long with nothing to do (default 3; "
+                             "at least 10 with several instances)")
     parser.add_argument("--instances", type=int, action="append",
-                        help="processor runs with this many instances (repeat; default 1)")
-    parser.add_argument("--no-passthrough", action="store_true")
-    parser.add_argument("--no-restore", action="store_true")
+                        help="processor runs with this many instances (repeat, e.g. "
+                             "--instances 1 --instances 2; default 1)")
+    parser.add_argument("--no-passthrough", action="store_true", help="skip the passthrough")
+    parser.add_argument("--no-restore", action="store_true",
+                        help="skip the timed changelog restore")
     parser.add_argument("--no-peer", action="store_true", help="skip the Quix Streams peer")
-    parser.add_argument("--name", default="kafka_e2e")
+    parser.add_argument("--name", default="kafka_e2e",
+                        help="results go to bench/results/NAME.json (default kafka_e2e)")
     args = parser.parse_args()
     from processor.devkafka.provider import bootstrap_servers
 
@@ -238,6 +270,15 @@ def main() -> None:
         events = input_count(bootstrap, inputs)
         runs = [run_processor(bootstrap, inputs, n, args.batch_size, args.until_idle, events)
                 for n in (args.instances or [1])]
+        for run in runs[1:]:
+            # Every run decides the same inputs: the same outputs, or a run was incomplete
+            # (as with static membership and --until-idle, BENCHMARKS.md).
+            run["outputs_match_first_run"] = run["outputs"] == runs[0]["outputs"]
+            run["events_per_s_vs_first_run"] = round(
+                run["events_per_s"] / max(runs[0]["events_per_s"], 1), 2)
+            print(f"  x{run['instances']} vs x{runs[0]['instances']}: "
+                  f"{run['events_per_s_vs_first_run']}x the events/s, outputs "
+                  f"{'match' if run['outputs_match_first_run'] else 'DIFFER'}", flush=True)
         passthrough = (None if args.no_passthrough else
                        run_passthrough(bootstrap, inputs, args.batch_size, args.until_idle,
                                        events))
