@@ -403,9 +403,13 @@ class KafkaProcessor:
                 self.security.raise_if_failed(self.settings)
                 self.health.beat()
                 self.metrics.last_loop.set(time.time())
+                # A batch consume waits its whole timeout unless the batch fills, so wait
+                # once per turn at most: the follower only takes what is already fetched
+                # when the driver brought something.
                 messages = self.driver.consume(self.settings.batch_size, 0.05)
                 self._restore_pending()
-                messages += self.follower.consume(self.settings.batch_size, 0.05)
+                messages += self.follower.consume(self.settings.batch_size,
+                                                  0.0 if messages else 0.05)
                 if self.feed.poll(5000, 0.0):
                     self._last_activity = time.monotonic()
                     self.metrics.agent_snapshots.set(len(self.table))
