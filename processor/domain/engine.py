@@ -7,7 +7,7 @@ which agent; it does no I/O and reads no clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 from processor.domain.agents import ALL_IDS, AgentTable, Horizon, snapshot_horizon
@@ -43,7 +43,8 @@ class Result:
 class Engine:
     settings: PolicySettings
     agents: AgentTable = field(default_factory=AgentTable)
-    members: dict[str, MemberState] = field(default_factory=dict)
+    # A dict, or a store that decodes members on first use (the Kafka runtime's).
+    members: MutableMapping[str, MemberState] = field(default_factory=dict)
     # agent_id -> members whose decisions looked at that agent (never shrinks: a stale
     # entry only costs an affected-check that finds nothing).
     watchers: dict[str, set[str]] = field(default_factory=dict)
@@ -53,8 +54,13 @@ class Engine:
     def _store(self, state: MemberState) -> None:
         self.members[state.member_id] = state
         self.changed.add(state.member_id)
-        for agent_id in state.agents_looked_at:
-            self.watchers.setdefault(agent_id, set()).add(state.member_id)
+        self.watch(state.member_id, state.agents_looked_at)
+
+    def watch(self, member_id: str, agent_ids: Iterable[str]) -> None:
+        """Index a member under the agents its decisions looked at (snapshots of those
+        agents may correct it); for members stored without going through the engine."""
+        for agent_id in agent_ids:
+            self.watchers.setdefault(agent_id, set()).add(member_id)
 
     def add_snapshot(self, snapshot: AgentStatusSnapshot) -> Rejection | None:
         """Add to the table only; None when added or already held with the same payload."""

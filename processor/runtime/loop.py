@@ -32,11 +32,12 @@ from processor.domain.settings import PolicySettings
 from processor.kafka import clients
 from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_access
 from processor.runtime.agent_feed import AgentFeed
+from processor.runtime.member_store import MemberStore
 from processor.runtime.metrics import Health, Metrics
 from processor.runtime.partition import Inbound, PartitionWorker, Produced
 from processor.runtime.partition_meta import META_KEY, encode_meta
 from processor.runtime.restore import restore_partition
-from processor.runtime.state_codec import encode_state
+from processor.runtime.state_codec import decode_state, encode_state, watched_agents
 from processor.runtime.watchdog import Watchdog
 
 log = structlog.get_logger("aor.runtime")
@@ -176,9 +177,11 @@ class KafkaProcessor:
             started = time.monotonic()
             members, meta = restore_partition(self.restorer, self.settings.changelog_topic, p,
                                               on_batch=self.health.beat)
-            engine = Engine(self.policy, agents=self.table)
-            for state in members.values():
-                engine.restore(state)
+            store = MemberStore(decode_state)
+            engine = Engine(self.policy, agents=self.table, members=store)
+            for member_id, data in members.items():
+                store.put_encoded(member_id, data)
+                engine.watch(member_id, watched_agents(data))
             worker = PartitionWorker(p, engine, dict(meta.applied),
                                      (self.enrollments, self.plan_changes),
                                      decided=dict(meta.decided))

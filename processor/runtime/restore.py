@@ -9,17 +9,16 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
-from processor.domain.member import MemberState
 from processor.runtime.partition_meta import META_KEY, PartitionMeta, decode_meta
-from processor.runtime.state_codec import decode_state
 
 log = structlog.get_logger("aor.runtime")
 
 
 def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: float = 300.0,
                       on_batch: Callable[[], None] | None = None
-                      ) -> tuple[dict[str, MemberState], PartitionMeta]:
-    """Members and the partition's progress as of the last committed transaction.
+                      ) -> tuple[dict[str, bytes], PartitionMeta]:
+    """Members (encoded, by member id) and the partition's progress as of the last
+    committed transaction.
 
     The changelog is read to its high watermark, not to the first end of partition: a
     read_committed consumer stops at the last stable offset, where the first transaction
@@ -29,7 +28,7 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
     is aborted: fenced by the instance's successor, or after its transaction.timeout.ms.
     """
     tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
-    members: dict[str, MemberState] = {}
+    members: dict[str, bytes] = {}
     meta = PartitionMeta()
     consumer.assign([tp])
     deadline = time.monotonic() + timeout_s
@@ -58,8 +57,7 @@ def restore_partition(consumer: Any, topic: str, partition: int, timeout_s: floa
                 elif value is None:
                     members.pop(key.decode(), None)
                 else:
-                    state = decode_state(value)
-                    members[state.member_id] = state
+                    members[key.decode()] = value
             if reached is not None:
                 if target is None:
                     target = consumer.get_watermark_offsets(

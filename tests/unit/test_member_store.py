@@ -1,0 +1,63 @@
+"""Members restored encoded and decoded on first use: the same engine answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from processor.domain.engine import Engine
+from processor.domain.settings import PolicySettings
+from processor.runtime.member_store import MemberStore
+from processor.runtime.state_codec import (
+    decode_state,
+    encode_state,
+    encode_state_v1,
+    watched_agents,
+)
+from tests.unit.test_state_codec import generated_states
+
+
+def test_watched_agents_are_those_the_decoded_state_looked_at() -> None:
+    states = generated_states()
+    assert any(s.agents_looked_at for s in states)
+    for state in states:
+        assert watched_agents(encode_state(state)) == state.agents_looked_at
+    for state in states[:50]:  # format 1, as older changelogs hold it
+        assert watched_agents(encode_state_v1(state)) == state.agents_looked_at
+
+
+def test_a_member_is_decoded_once_on_first_use() -> None:
+    state = next(s for s in generated_states() if s.history)
+    decoded: list[bytes] = []
+
+    def decode(data: bytes) -> object:
+        decoded.append(data)
+        return decode_state(data)
+
+    store = MemberStore(decode)  # type: ignore[arg-type]
+    store.put_encoded(state.member_id, encode_state(state))
+    assert len(store) == 1 and state.member_id in store and list(store) == [state.member_id]
+    assert decoded == []
+    assert store.get(state.member_id) == state
+    assert store[state.member_id] == state
+    assert len(decoded) == 1 and store.still_encoded == 0
+    assert store.get("mbr-unknown") is None and "mbr-unknown" not in store
+    with pytest.raises(KeyError):
+        del store["mbr-unknown"]
+    del store[state.member_id]
+    assert len(store) == 0
+
+
+def test_a_lazily_restored_engine_holds_the_same_members_and_watch_index() -> None:
+    """Snapshots reach members through the watch index, decoded or not; `run` restores
+    this way (rebalance and fault suites)."""
+    states = generated_states()
+    eager = Engine(PolicySettings())
+    lazy = Engine(PolicySettings(), members=MemberStore(decode_state))
+    for state in states:
+        eager.restore(state)
+        assert isinstance(lazy.members, MemberStore)
+        lazy.members.put_encoded(state.member_id, encode_state(state))
+        lazy.watch(state.member_id, watched_agents(encode_state(state)))
+    assert lazy.watchers == eager.watchers
+    assert sorted(lazy.members) == sorted(eager.members)
+    assert {m: lazy.members[m] for m in lazy.members} == dict(eager.members)
