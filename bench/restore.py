@@ -137,9 +137,9 @@ def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
     from processor.domain.engine import Engine
     from processor.domain.settings import PolicySettings
     from processor.gc_tuning import long_lived_heap
-    from processor.runtime.member_store import MemberStore
     from processor.runtime.restore import restore_partition
-    from processor.runtime.state_codec import decode_state, watched_agents
+    from processor.state.codec import decode_state, watched_agents
+    from processor.state.store import MemberStore
 
     topic = f"bench-restore-{uuid.uuid4().hex[:8]}.member-state.changelog"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -220,7 +220,7 @@ def main() -> None:
                         help="skip the Kafka restore even with KAFKA_BOOTSTRAP_SERVERS set")
     parser.add_argument("--name", default="restore", help="results file stem")
     args = parser.parse_args()
-    from processor.runtime import state_codec
+    from processor.state import codec as state_codec
 
     agents = args.agents or max(10, args.members // 10)
     load_before = [round(x, 2) for x in os.getloadavg()]

@@ -142,6 +142,21 @@ def _read_avro(path: Path, kind: RecordKind, failed_at: datetime) -> Iterator[De
             yield from _read_blocks(path, kind, buf, header, failed_at)
 
 
+_RELEASE_BYTES = 8 << 20
+_DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None)
+
+
+def _release(buf: mmap.mmap, start: int, end: int) -> int:
+    """Drop the pages of [start, end) (`start` page-aligned), which have been read, from the
+    process's resident set: file pages touched through a mapping count in it until then, and
+    a replay may read several large files side by side. Touched again, they are mapped again
+    from the page cache. Returns the new start."""
+    end -= end % mmap.PAGESIZE
+    if _DONTNEED is not None and end > start:
+        buf.madvise(_DONTNEED, start, end - start)
+    return max(start, end)
+
+
 def _read_blocks(
     path: Path, kind: RecordKind, buf: mmap.mmap, header: Header, failed_at: datetime
 ) -> Iterator[Decoded | DeadLetter]:
@@ -152,7 +167,12 @@ def _read_blocks(
     same = canonical_form(header.writer_schema) == canonical_form(reader)
     split_schema = reader if same else header.writer_schema
     ordinal = 0
+    released, read_to = 0, header.end
     for block in iter_blocks(buf, header):
+        # Blocks are contiguous and copied out of `buf`: the file up to `read_to` is done with.
+        read_to += len(block.raw)
+        if read_to - released >= _RELEASE_BYTES:
+            released = _release(buf, released, read_to)
         try:
             if block.error is not None:
                 raise ContainerError(block.error)

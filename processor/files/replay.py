@@ -2,15 +2,26 @@
 
 Inputs are merged by (recorded_at, snapshots first, id) — each member's outputs are
 then a function of the merged sequence, which is what the Kafka runtime reproduces.
+
+Small folders are decoded into one sorted list. Large ones are not held: a first pass
+decodes every file (writing the dead letters and counting), keeping only the few inputs
+that are out of merge order within their file; the replay then reads each file again and
+merges its in-order inputs with the sorted out-of-order ones (spilled to temporary files
+when there are many). About IN_MEMORY_INPUTS decoded inputs are held at most, whatever the
+size of the files; the price is decoding each input twice.
 """
 
 from __future__ import annotations
 
+import heapq
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from processor.codec.dead_letter import DeadLetter
 from processor.codec.files import Decoded, find_input, read_records
@@ -76,30 +87,242 @@ def input_files(folder: Path) -> dict[RecordKind, Path]:
     return found
 
 
+#: Up to this many decoded inputs, the replay holds them all in a list and sorts it. Beyond
+#: it, the input side is streamed (see `_decode_all`). It also bounds the out-of-order inputs
+#: held in memory before a sorted run of them is spilled to a temporary file.
+IN_MEMORY_INPUTS = 200_000
+_SPILL_BATCH = 1_000  # inputs per pickle in a spilled run
+
+
+class SizedInputs(Protocol):
+    """Inputs in merge order, with their count known up front (for progress)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Input]: ...
+
+
+FileRank = dict[str, int]  # file name -> its position among the input files
+
+
+def _order(rank: FileRank) -> Callable[[Input], tuple[MergeKey, int, int]]:
+    """The total order of a stable sort by merge key of the inputs read file after file."""
+    def order(item: Input) -> tuple[MergeKey, int, int]:
+        return (item.key, rank[item.source], item.offset)
+    return order
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(slots=True)
+class _FilePass:
+    """What the decode pass learned about one input file, to read it again in order."""
+
+    kind: RecordKind
+    path: Path
+    failed_at: datetime
+    fingerprint: tuple[int, int, int, int]
+    in_order: int = 0  # inputs that kept the file's merge order (the others are `late`)
+
+
+def _in_order(file: _FilePass) -> Iterator[Input]:
+    """The file's inputs that are in merge order, read and decoded again (its dead letters and
+    out-of-order inputs were dealt with by the decode pass)."""
+    if _fingerprint(file.path) != file.fingerprint:
+        raise RuntimeError(f"input file {file.path} changed during the replay")
+    last: MergeKey | None = None
+    count = 0
+    for item in read_records(file.path, file.kind, file.failed_at):
+        if isinstance(item, DeadLetter):
+            continue
+        record = item.record
+        assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
+        key = merge_key(record)
+        if last is not None and key < last:
+            continue
+        last = key
+        count += 1
+        yield Input(key, record, file.path.name, item.offset, item.raw)
+    if count != file.in_order:
+        raise RuntimeError(f"input file {file.path} changed during the replay")
+
+
+def _spill_file() -> IO[bytes]:
+    """An unnamed temporary file (unlinked at once: nothing is left behind, even by a crash)."""
+    return tempfile.TemporaryFile(prefix="aor-replay-")
+
+
+class _LateInputs:
+    """Inputs that came later in their file than an input with a greater merge key, kept as
+    sorted runs: the current run in memory, full runs pickled to unnamed temporary files."""
+
+    def __init__(self, limit: int, order: Callable[[Input], tuple[MergeKey, int, int]]) -> None:
+        self._limit = max(1, limit)
+        self._order = order
+        self._pending: list[Input] = []
+        self._spilled: list[IO[bytes]] = []
+        self._files = ExitStack()
+
+    def add(self, item: Input) -> None:
+        self._pending.append(item)
+        if len(self._pending) > self._limit:
+            self._spill()
+
+    def _spill(self) -> None:
+        run = sorted(self._pending, key=self._order)
+        self._pending = []
+        stream = self._files.enter_context(_spill_file())
+        self._spilled.append(stream)
+        for start in range(0, len(run), _SPILL_BATCH):
+            pickle.dump(run[start : start + _SPILL_BATCH], stream, pickle.HIGHEST_PROTOCOL)
+        stream.flush()
+
+    @property
+    def spilled_runs(self) -> int:
+        return len(self._spilled)
+
+    def runs(self) -> list[Iterator[Input]]:
+        self._pending.sort(key=self._order)
+        pending, self._pending = self._pending, []
+        return [*(self._read(stream) for stream in self._spilled), iter(pending)]
+
+    @staticmethod
+    def _read(stream: IO[bytes]) -> Iterator[Input]:
+        stream.seek(0)
+        while True:
+            try:
+                batch: list[Input] = pickle.load(stream)
+            except EOFError:
+                return
+            yield from batch
+
+    def close(self) -> None:
+        self._pending = []
+        self._spilled = []
+        self._files.close()
+
+
+class MergedInputs:
+    """The inputs of large files in merge order, without holding them: each file's in-order
+    inputs are decoded again as they are merged with the sorted runs of the late ones.
+    Iterable once; `close` (or the end of the iteration) deletes the spilled runs."""
+
+    def __init__(self, files: list[_FilePass], late: _LateInputs, rank: FileRank,
+                 total: int) -> None:
+        self._files = files
+        self._late = late
+        self._order = _order(rank)
+        self._total = total
+        self._used = False
+
+    def __len__(self) -> int:
+        return self._total
+
+    @property
+    def spilled_runs(self) -> int:
+        """Sorted runs of out-of-order inputs written to temporary files."""
+        return self._late.spilled_runs
+
+    def __iter__(self) -> Iterator[Input]:
+        if self._used:
+            raise RuntimeError("merged inputs are read once")
+        self._used = True
+        return self._merge()
+
+    def _merge(self) -> Iterator[Input]:
+        try:
+            streams = [_in_order(file) for file in self._files if file.in_order]
+            yield from heapq.merge(*streams, *self._late.runs(), key=self._order)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._late.close()
+
+    def __enter__(self) -> MergedInputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _decode_all(files: dict[RecordKind, Path], clock: Clock, sink: OutputSink,
-                summary: RunSummary) -> list[Input]:
-    inputs: list[Input] = []
-    for kind, path in files.items():
-        for item in read_records(path, kind, clock()):
-            if isinstance(item, DeadLetter):
-                summary.count_dead_letter(item)
-                sink.dead_letter(item)
-                continue
-            record = item.record
-            assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
-            summary.inputs[kind.value] += 1
-            inputs.append(Input(merge_key(record), record, path.name, item.offset, item.raw))
-    inputs.sort(key=lambda i: i.key)
-    return inputs
+                summary: RunSummary, in_memory: int | None = None) -> SizedInputs:
+    """Read every file in order, sending its dead letters to `sink` and counting its inputs.
+
+    Up to `in_memory` (default IN_MEMORY_INPUTS) inputs, the result is the sorted list of
+    them. Beyond it the decoded inputs are let go and the result is a MergedInputs: each file
+    is read and decoded again while the replay merges, and only the inputs that are out of
+    merge order within their file are kept (in sorted runs, spilled to temporary files beyond
+    `in_memory`). Both give the inputs in the same order, that of a stable sort by merge key:
+    ties in file order, then line (or record) order.
+    """
+    limit = IN_MEMORY_INPUTS if in_memory is None else in_memory
+    rank: FileRank = {path.name: n for n, path in enumerate(files.values())}
+    late = _LateInputs(limit, _order(rank))
+    kept: list[Input] | None = []
+    passes: list[_FilePass] = []
+    total = 0
+    try:
+        for kind, path in files.items():
+            file = _FilePass(kind, path, clock(), _fingerprint(path))
+            passes.append(file)
+            last: MergeKey | None = None
+            for item in read_records(path, kind, file.failed_at):
+                if isinstance(item, DeadLetter):
+                    summary.count_dead_letter(item)
+                    sink.dead_letter(item)
+                    continue
+                record = item.record
+                assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
+                summary.inputs[kind.value] += 1
+                total += 1
+                key = merge_key(record)
+                entry: Input | None = None
+                if last is not None and key < last:
+                    entry = Input(key, record, path.name, item.offset, item.raw)
+                    late.add(entry)
+                else:
+                    last = key
+                    file.in_order += 1
+                if kept is not None:
+                    if entry is None:
+                        entry = Input(key, record, path.name, item.offset, item.raw)
+                    kept.append(entry)
+                    if len(kept) > limit:
+                        kept = None  # too many to hold: stream them (see MergedInputs)
+    except BaseException:
+        late.close()
+        raise
+    if kept is None:
+        return MergedInputs(passes, late, rank, total)
+    late.close()
+    kept.sort(key=lambda i: i.key)
+    return kept
 
 
 def replay(folder: Path, policy: PolicySettings, sink: OutputSink, clock: Clock,
-           on_progress: Callable[[int, int], None] | None = None) -> RunSummary:
-    """Decide every input of `folder`, sending outputs to `sink` as they are made."""
+           on_progress: Callable[[int, int], None] | None = None, *,
+           in_memory: int | None = None, engine: Engine | None = None) -> RunSummary:
+    """Decide every input of `folder`, sending outputs to `sink` as they are made.
+
+    All dead letters of undecodable records come first, in file order, then the decisions
+    (and the dead letters of rejected inputs) in merge order. Inputs beyond `in_memory`
+    (default IN_MEMORY_INPUTS) are streamed rather than held: the files must not change
+    while the replay runs.
+    """
     summary = RunSummary()
     with long_lived_heap():
-        inputs = _decode_all(input_files(folder), clock, sink, summary)
-        return replay_inputs(inputs, policy, sink, clock, on_progress, summary=summary)
+        inputs = _decode_all(input_files(folder), clock, sink, summary, in_memory)
+        try:
+            return replay_inputs(inputs, policy, sink, clock, on_progress, summary=summary,
+                                 engine=engine)
+        finally:
+            if isinstance(inputs, MergedInputs):
+                inputs.close()
 
 
 class _Silent:
@@ -110,7 +333,7 @@ class _Silent:
         pass
 
 
-def replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink, clock: Clock,
+def replay_inputs(inputs: SizedInputs, policy: PolicySettings, sink: OutputSink, clock: Clock,
                   on_progress: Callable[[int, int], None] | None = None,
                   window: Window = Window(), summary: RunSummary | None = None,
                   engine: Engine | None = None) -> RunSummary:
@@ -119,7 +342,7 @@ def replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink,
         return _replay_inputs(inputs, policy, sink, clock, on_progress, window, summary, engine)
 
 
-def _replay_inputs(inputs: list[Input], policy: PolicySettings, sink: OutputSink, clock: Clock,
+def _replay_inputs(inputs: SizedInputs, policy: PolicySettings, sink: OutputSink, clock: Clock,
                    on_progress: Callable[[int, int], None] | None, window: Window,
                    summary: RunSummary | None, engine: Engine | None) -> RunSummary:
     summary = summary if summary is not None else RunSummary()

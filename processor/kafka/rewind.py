@@ -27,7 +27,7 @@ from processor.files.replay import replay_inputs
 from processor.kafka import clients
 from processor.kafka.history import bounds, read_history
 from processor.runtime.partition_meta import META_KEY, PartitionMeta, encode_meta
-from processor.runtime.state_codec import encode_state
+from processor.state.codec import encode_state
 
 Clock = Callable[[], datetime]
 

@@ -32,13 +32,13 @@ from processor.domain.settings import PolicySettings
 from processor.kafka import clients
 from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_access
 from processor.runtime.agent_feed import AgentFeed
-from processor.runtime.member_store import MemberStore
 from processor.runtime.metrics import Health, Metrics
 from processor.runtime.partition import Inbound, PartitionWorker, Produced
 from processor.runtime.partition_meta import META_KEY, encode_meta
 from processor.runtime.restore import restore_partition
-from processor.runtime.state_codec import decode_state, encode_state, watched_agents
 from processor.runtime.watchdog import Watchdog
+from processor.state.codec import decode_state, encode_state, watched_agents
+from processor.state.store import MemberStore
 
 log = structlog.get_logger("aor.runtime")
 
@@ -177,7 +177,9 @@ class KafkaProcessor:
             started = time.monotonic()
             members, meta = restore_partition(self.restorer, self.settings.changelog_topic, p,
                                               on_batch=self.health.beat)
-            store = MemberStore(decode_state)
+            # The bound is shared out over the partitions, as if one instance held them all.
+            store = MemberStore(decode_state, encode_state, hot_limit=-(
+                -self.settings.members_in_memory // self.settings.partitions))
             engine = Engine(self.policy, agents=self.table, members=store)
             for member_id, data in members.items():
                 store.put_encoded(member_id, data)

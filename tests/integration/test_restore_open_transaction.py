@@ -20,7 +20,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from processor.domain.member import new_member
 from processor.runtime.restore import restore_partition
-from processor.runtime.state_codec import encode_state
+from processor.state.codec import encode_state
 
 pytestmark = pytest.mark.kafka
 

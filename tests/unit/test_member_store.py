@@ -6,13 +6,13 @@ import pytest
 
 from processor.domain.engine import Engine
 from processor.domain.settings import PolicySettings
-from processor.runtime.member_store import MemberStore
-from processor.runtime.state_codec import (
+from processor.state.codec import (
     decode_state,
     encode_state,
     encode_state_v1,
     watched_agents,
 )
+from processor.state.store import MemberStore
 from tests.unit.test_state_codec import generated_states
 
 
@@ -61,3 +61,24 @@ def test_a_lazily_restored_engine_holds_the_same_members_and_watch_index() -> No
     assert lazy.watchers == eager.watchers
     assert sorted(lazy.members) == sorted(eager.members)
     assert {m: lazy.members[m] for m in lazy.members} == dict(eager.members)
+
+
+def test_a_bounded_store_keeps_the_most_recent_members_decoded() -> None:
+    states = [s for s in generated_states() if s.history][:50]
+    store = MemberStore(decode_state, encode_state, hot_limit=10)
+    for state in states:
+        store[state.member_id] = state
+    assert len(store) == 50 and store.still_encoded == 40
+    assert {m: store[m] for m in store} == {s.member_id: s for s in states}
+    # Reading them all back touched each in turn: the last ten read are the hot ones.
+    assert store.still_encoded == 40
+    first = states[0].member_id
+    assert store[first] == states[0]  # cold again by now: decoded, and hot
+    assert store.still_encoded == 40
+    del store[first]
+    assert first not in store and len(store) == 49
+
+
+def test_a_bounded_store_needs_an_encoder() -> None:
+    with pytest.raises(ValueError):
+        MemberStore(decode_state, hot_limit=10)

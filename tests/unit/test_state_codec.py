@@ -40,7 +40,7 @@ from processor.domain.policy import Position
 from processor.domain.settings import PolicySettings
 from processor.files.replay import merge_key
 from processor.generate.history import GeneratorConfig, generate
-from processor.runtime.state_codec import (
+from processor.state.codec import (
     STATE_VERSION,
     decode_state,
     encode_state,

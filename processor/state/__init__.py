@@ -1,0 +1,1 @@
+"""Member state outside the engine: its changelog encoding and the store that holds it."""

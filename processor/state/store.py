@@ -1,0 +1,95 @@
+"""Members held decoded up to a bound, the rest encoded.
+
+Two uses:
+
+- the Kafka runtime restores a partition's members encoded and decodes each on first use:
+  a restore then costs the changelog read and a light parse for the engine's watch index
+  (`state_codec.watched_agents`), not a full decode of members that are mostly not
+  touched again before the next rebalance;
+- with a bound (`hot_limit`), the least recently used members beyond it are encoded (and
+  compressed) again, so that a replay of millions of members fits in a fixed memory. A
+  decoded member costs about 3 KiB, an encoded and compressed one a few hundred bytes;
+  each touch of a cold member costs a decode and, on eviction, an encode.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, MutableMapping
+
+from processor.domain.member import MemberState
+
+Decode = Callable[[bytes], MemberState]
+Encode = Callable[[MemberState], bytes]
+# Fast beats small here: level 1 already shrinks a format-2 state about threefold.
+_LEVEL = 1
+
+
+class MemberStore(MutableMapping[str, MemberState]):
+    def __init__(self, decode: Decode, encode: Encode | None = None,
+                 hot_limit: int | None = None) -> None:
+        if hot_limit is not None and (encode is None or hot_limit < 1):
+            raise ValueError("a bounded member store needs an encoder and a limit >= 1")
+        self._hot: OrderedDict[str, MemberState] = OrderedDict()
+        self._encoded: dict[str, bytes] = {}
+        self._compressed: set[str] = set()
+        self._decode = decode
+        self._encode = encode
+        self._limit = hot_limit
+
+    def put_encoded(self, member_id: str, data: bytes) -> None:
+        """A member as stored elsewhere (the changelog), decoded on first use."""
+        self._hot.pop(member_id, None)
+        self._compressed.discard(member_id)
+        self._encoded[member_id] = data
+
+    @property
+    def still_encoded(self) -> int:
+        return len(self._encoded)
+
+    def __getitem__(self, member_id: str) -> MemberState:
+        state = self._hot.get(member_id)
+        if state is not None:
+            if self._limit is not None:
+                self._hot.move_to_end(member_id)
+            return state
+        data = self._encoded.pop(member_id)  # KeyError: not a member here
+        if member_id in self._compressed:
+            self._compressed.discard(member_id)
+            data = zlib.decompress(data)
+        state = self._decode(data)
+        self._keep(member_id, state)
+        return state
+
+    def __setitem__(self, member_id: str, state: MemberState) -> None:
+        if self._encoded.pop(member_id, None) is not None:
+            self._compressed.discard(member_id)
+        self._keep(member_id, state)
+
+    def _keep(self, member_id: str, state: MemberState) -> None:
+        self._hot[member_id] = state
+        if self._limit is None:
+            return
+        self._hot.move_to_end(member_id)
+        if len(self._hot) > self._limit:
+            assert self._encode is not None
+            cold_id, cold = self._hot.popitem(last=False)
+            self._encoded[cold_id] = zlib.compress(self._encode(cold), _LEVEL)
+            self._compressed.add(cold_id)
+
+    def __delitem__(self, member_id: str) -> None:
+        found = self._hot.pop(member_id, None) is not None
+        self._compressed.discard(member_id)
+        if self._encoded.pop(member_id, None) is None and not found:
+            raise KeyError(member_id)
+
+    def __contains__(self, member_id: object) -> bool:
+        return member_id in self._hot or member_id in self._encoded
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list(self._hot)
+        yield from list(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._hot) + len(self._encoded)
