@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from rich.console import Console
@@ -29,6 +30,10 @@ from processor import __version__
 from processor.config import Settings, load_settings
 from processor.kafka.security import KafkaSecurityError
 from processor.logs import configure_logging
+
+if TYPE_CHECKING:
+    from processor.domain.engine import Engine
+    from processor.domain.settings import PolicySettings
 
 EXIT_KAFKA = 1
 EXIT_CONFIG = 2
@@ -86,6 +91,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         instance_id=getattr(args, "instance_id", None),
         metrics_port=getattr(args, "metrics_port", None),
         batch_size=getattr(args, "batch_size", None),
+        members_in_memory=getattr(args, "members_in_memory", None),
         max_gate_wait_ms=getattr(args, "max_gate_wait_ms", None),
         session_timeout_ms=getattr(args, "session_timeout_ms", None),
         schedule_file=getattr(args, "schedule_file", None),
@@ -138,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --from-kafka: write to topics PREFIX + output topic name")
     replay.add_argument("--format", choices=["jsonl", "avro"],
                         help="output format (default: the inputs' format)")
+    replay.add_argument("--members-in-memory", type=int, metavar="N",
+                        help="members kept decoded (default 200000); the rest are kept "
+                             "encoded and compressed, which bounds memory")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument("--quiet", action="store_true", help="no summary tables")
     _kafka_flags(replay)
@@ -157,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="port of /metrics, /healthz, /readyz (default 9108; 0: off)")
     run.add_argument("--batch-size", type=int, help="inputs per transaction at most")
+    run.add_argument("--members-in-memory", type=int, metavar="N",
+                     help="members kept decoded over all partitions (default 200000); the "
+                          "rest are kept encoded")
     run.add_argument("--max-gate-wait-ms", type=int, metavar="MS",
                      help="longest an event waits for the agent-status table (default 5000)")
     run.add_argument("--session-timeout-ms", type=int, metavar="MS",
@@ -286,6 +298,16 @@ def _instant(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _bounded_engine(policy: PolicySettings, members_in_memory: int) -> Engine:
+    """An engine holding at most `members_in_memory` members decoded."""
+    from processor.domain.engine import Engine
+    from processor.state.codec import decode_state, encode_state
+    from processor.state.store import MemberStore
+
+    return Engine(policy, members=MemberStore(decode_state, encode_state,
+                                              hot_limit=members_in_memory))
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.from_kafka:
         return cmd_replay_kafka(args)
@@ -299,7 +321,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from processor.files.replay import input_files, replay
     from processor.policy_io.build import build_policy
 
-    policy = build_policy(_settings(args))
+    settings = _settings(args)
+    policy = build_policy(settings)
     files = input_files(args.input)
     if args.format:
         fmt = FileFormat(args.format)
@@ -318,7 +341,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = replay(args.input, policy, sink, wall_clock, progress)
+        summary = replay(args.input, policy, sink, wall_clock, progress,
+                         engine=_bounded_engine(policy, settings.members_in_memory))
     seconds = time.perf_counter() - started
     (args.output / "summary.json").write_text(
         json.dumps({"policy_version": policy.policy_version, **summary.to_json()}, indent=2)

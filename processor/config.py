@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     # Any other librdkafka property, e.g. AOR_KAFKA_EXTRA='{"socket.timeout.ms": "30000"}'.
     # Values are SecretStr: this is where a JAAS config or a password may arrive.
     kafka_extra: dict[str, SecretStr] = Field(default_factory=dict)
+    # Member state.
+    members_in_memory: int = Field(
+        200_000, ge=1,
+        description="members kept decoded (run: over all partitions); beyond it the least "
+                    "recently used are kept encoded and compressed: bounded memory for "
+                    "millions of members, at some CPU per use of a cold one")
     # Runtime.
     batch_size: int = Field(500, ge=1, description="records per transaction at most")
     max_gate_wait_ms: int = Field(

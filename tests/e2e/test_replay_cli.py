@@ -160,3 +160,17 @@ def test_avro_outputs_are_byte_identical_across_processes(tmp_path: Path) -> Non
     for name in OUTPUTS:
         assert (outputs[0] / f"{name}.avro").read_bytes() == \
             (outputs[1] / f"{name}.avro").read_bytes(), name
+
+
+def test_members_held_encoded_beyond_the_bound_decide_the_same(tmp_path: Path) -> None:
+    """`--members-in-memory` keeps the rest encoded and compressed; nothing else changes."""
+    default = tmp_path / "default"
+    bounded = tmp_path / "bounded"
+    cli("replay", "--input", SAMPLE, "--output", default, "--quiet")
+    cli("replay", "--input", SAMPLE, "--output", bounded, "--quiet",
+        "--members-in-memory", "7")
+    for name in ("assignments.jsonl", "commission-adjustments.jsonl", "summary.json"):
+        assert (bounded / name).read_bytes() == (default / name).read_bytes(), name
+    refused = cli("replay", "--input", SAMPLE, "--output", tmp_path / "x",
+                  "--members-in-memory", "0", check=False)
+    assert refused.returncode != 0 and "members_in_memory" in refused.stderr
