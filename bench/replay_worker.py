@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--format", choices=["jsonl", "avro"], required=True)
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile here")
     parser.add_argument("--keep", action="store_true", help="keep the output folder")
+    parser.add_argument("--members-in-memory", type=int,
+                        help="as `replay --members-in-memory` (default: the Settings default)")
     args = parser.parse_args()
 
     from processor.codec.kinds import FileFormat
@@ -55,7 +57,15 @@ def main() -> None:
         inputs = replay_module._decode_all(files, clock, sink, summary)
         decoded = time.perf_counter()
         cpu_decoded = time.process_time()
-        replay_module.replay_inputs(inputs, policy, sink, clock, summary=summary)
+        try:  # as `aor-processor replay` builds it; older trees have no member store
+            from processor.config import Settings
+            from processor.state.store import bounded_engine
+            limit = args.members_in_memory or Settings.model_fields["members_in_memory"].default
+            engine = bounded_engine(policy, limit)
+        except ImportError:
+            engine = None
+        replay_module.replay_inputs(inputs, policy, sink, clock, summary=summary,
+                                    engine=engine)
         decided = time.perf_counter()
     finished = time.perf_counter()
     cpu = time.process_time() - cpu0

@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import structlog
 from rich.console import Console
@@ -30,10 +29,6 @@ from processor import __version__
 from processor.config import Settings, load_settings
 from processor.kafka.security import KafkaSecurityError
 from processor.logs import configure_logging
-
-if TYPE_CHECKING:
-    from processor.domain.engine import Engine
-    from processor.domain.settings import PolicySettings
 
 EXIT_KAFKA = 1
 EXIT_CONFIG = 2
@@ -298,16 +293,6 @@ def _instant(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _bounded_engine(policy: PolicySettings, members_in_memory: int) -> Engine:
-    """An engine holding at most `members_in_memory` members decoded."""
-    from processor.domain.engine import Engine
-    from processor.state.codec import decode_state, encode_state
-    from processor.state.store import MemberStore
-
-    return Engine(policy, members=MemberStore(decode_state, encode_state,
-                                              hot_limit=members_in_memory))
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.from_kafka:
         return cmd_replay_kafka(args)
@@ -320,6 +305,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from processor.files.render import render_summary
     from processor.files.replay import input_files, replay
     from processor.policy_io.build import build_policy
+    from processor.state.store import bounded_engine
 
     settings = _settings(args)
     policy = build_policy(settings)
@@ -342,7 +328,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             bar.update(task, completed=done, total=total)
 
         summary = replay(args.input, policy, sink, wall_clock, progress,
-                         engine=_bounded_engine(policy, settings.members_in_memory))
+                         engine=bounded_engine(policy, settings.members_in_memory))
     seconds = time.perf_counter() - started
     (args.output / "summary.json").write_text(
         json.dumps({"policy_version": policy.policy_version, **summary.to_json()}, indent=2)

@@ -18,7 +18,9 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 
+from processor.domain.engine import Engine
 from processor.domain.member import MemberState
+from processor.domain.settings import PolicySettings
 
 Decode = Callable[[bytes], MemberState]
 Encode = Callable[[MemberState], bytes]
@@ -93,3 +95,11 @@ class MemberStore(MutableMapping[str, MemberState]):
 
     def __len__(self) -> int:
         return len(self._hot) + len(self._encoded)
+
+
+def bounded_engine(policy: PolicySettings, members_in_memory: int) -> Engine:
+    """An engine holding at most `members_in_memory` members decoded (the replay's)."""
+    from processor.state.codec import decode_state, encode_state
+
+    return Engine(policy, members=MemberStore(decode_state, encode_state,
+                                              hot_limit=members_in_memory))
