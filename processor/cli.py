@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", choices=["jsonl", "avro"],
                         help="output format (default: the inputs' format)")
     replay.add_argument("--members-in-memory", type=int, metavar="N",
-                        help="members kept decoded (default 200000); the rest are kept "
+                        help="members kept decoded (default 100000); the rest are kept "
                              "encoded and compressed, which bounds memory")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.add_argument("--quiet", action="store_true", help="no summary tables")
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="port of /metrics, /healthz, /readyz (default 9108; 0: off)")
     run.add_argument("--batch-size", type=int, help="inputs per transaction at most")
     run.add_argument("--members-in-memory", type=int, metavar="N",
-                     help="members kept decoded over all partitions (default 200000); the "
+                     help="members kept decoded over all partitions (default 100000); the "
                           "rest are kept encoded")
     run.add_argument("--max-gate-wait-ms", type=int, metavar="MS",
                      help="longest an event waits for the agent-status table (default 5000)")

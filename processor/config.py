@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     kafka_extra: dict[str, SecretStr] = Field(default_factory=dict)
     # Member state.
     members_in_memory: int = Field(
-        200_000, ge=1,
+        100_000, ge=1,
         description="members kept decoded (run: over all partitions); beyond it the least "
                     "recently used are kept encoded and compressed: bounded memory for "
                     "millions of members, at some CPU per use of a cold one")
