@@ -369,6 +369,7 @@ def _replay_inputs(inputs: SizedInputs, policy: PolicySettings, sink: OutputSink
             tally.count_dead_letter(letter)
             out.dead_letter(letter)
         tally.duplicates += result.duplicate
+        engine.changed.clear()  # a changelog's bookkeeping: nothing persists a replay's
         if result.decisions:
             tally.count_decisions(result.decisions)
             out.decisions(result.decisions)
