@@ -16,6 +16,7 @@ import pytest
 from fastavro import schemaless_writer
 
 from processor.codec.avro_binary import decode, encode
+from processor.codec.avro_encode import long_bytes as zigzag  # an Avro long, for hand-made payloads
 from processor.codec.errors import DecodeError
 from processor.codec.jsonl import decode_line, encode_line
 from processor.codec.kinds import RecordKind
@@ -219,17 +220,6 @@ def test_json_line_must_fail(kind: RecordKind, payload: bytes, fragment: str) ->
 
 
 # --- Avro binary -----------------------------------------------------------------------
-
-
-def zigzag(value: int) -> bytes:
-    """An Avro long, for hand-made payloads."""
-    number = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
 
 
 def text(value: bytes) -> bytes:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,11 +26,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from processor.codec.avro_binary import decode_datum
 from processor.codec.kinds import RecordKind
-from tests.integration.harness import Deployment, end_offsets, final_aor, lines, net_amounts
+from tests.integration.harness import (
+    Deployment,
+    end_offsets,
+    final_aor,
+    lines,
+    net_amounts,
+    read_to_end,
+)
 
 Coordinate = tuple[str, int, int]  # topic, partition, offset
 INPUT_KINDS = (RecordKind.ENROLLMENT, RecordKind.PLAN_CHANGE, RecordKind.AGENT_STATUS)
@@ -173,32 +179,11 @@ def read_values(bootstrap: str, wanted: set[Coordinate], timeout: float = 120
     topics = sorted({topic for topic, _, _ in wanted})
     if not topics:
         return {}
-    client = Consumer({"bootstrap.servers": bootstrap, "group.id": f"faults-{uuid.uuid4().hex}",
-                       "enable.auto.commit": False, "isolation.level": "read_committed",
-                       "enable.partition.eof": True, "auto.offset.reset": "earliest"})
     found: dict[Coordinate, bytes] = {}
-    try:
-        metadata = client.list_topics(timeout=30)
-        assignment = [TopicPartition(t, p, 0) for t in topics
-                      for p in sorted(metadata.topics[t].partitions)]
-        unread = {(tp.topic, tp.partition) for tp in assignment}
-        client.assign(assignment)
-        deadline = time.monotonic() + timeout
-        while unread:
-            assert time.monotonic() < deadline, f"not at the end of {sorted(unread)}"
-            for message in client.consume(5000, 0.2):
-                error = message.error()
-                where = (message.topic() or "", message.partition() or 0)
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        unread.discard(where)
-                        continue
-                    raise KafkaException(error)
-                coordinate = (*where, message.offset() or 0)
-                if coordinate in wanted:
-                    found[coordinate] = message.value() or b""
-    finally:
-        client.close()
+    for message in read_to_end(bootstrap, topics, timeout=timeout, prefix="faults"):
+        coordinate = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+        if coordinate in wanted:
+            found[coordinate] = message.value() or b""
     return found
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,9 +210,11 @@ class RawRecord:
     timestamp_ms: int | None = None
 
 
-def produce_raw(bootstrap: str, records: list[RawRecord]) -> list[tuple[int, int]]:
-    """Produce with a plain (idempotent) producer; each record's (partition, offset)."""
-    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+def produce_raw(bootstrap: str, records: list[RawRecord], flush_s: float = 30,
+                **config: Any) -> list[tuple[int, int]]:
+    """Produce with a plain (idempotent) producer, and `config` (librdkafka properties);
+    each record's (partition, offset)."""
+    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, **config})
     placed: list[tuple[int, int]] = [(-1, -1)] * len(records)
     errors: list[str] = []
     for i, record in enumerate(records):
@@ -227,21 +230,20 @@ def produce_raw(bootstrap: str, records: list[RawRecord]) -> list[tuple[int, int
         if record.timestamp_ms is not None:
             kwargs["timestamp"] = record.timestamp_ms
         client.produce(record.topic, **kwargs)
-    assert client.flush(30) == 0, "records still undelivered after 30 s"
+    assert client.flush(flush_s) == 0, f"records still undelivered after {flush_s} s"
     assert not errors, errors
     return placed
 
 
-def count_records(bootstrap: str, topics: list[str], isolation: str = "read_committed",
-                  timeout: float = 30) -> dict[str, int]:
-    """How many records of each topic a fresh consumer with this isolation level reads
-    from the start to the end of every partition (control records never count)."""
-    client = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{uuid.uuid4().hex}",
+def read_to_end(bootstrap: str, topics: list[str], isolation: str = "read_committed",
+                timeout: float = 30, prefix: str = "read") -> Iterator[Message]:
+    """Every record of ``topics`` a fresh consumer with this isolation level reads from
+    the start to the end of every partition (control records never come)."""
+    client = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}-{uuid.uuid4().hex}",
                        "enable.auto.commit": False, "isolation.level": isolation,
                        "enable.partition.eof": True, "auto.offset.reset": "earliest"})
-    counts = dict.fromkeys(topics, 0)
     try:
-        metadata = client.list_topics(timeout=timeout)
+        metadata = client.list_topics(timeout=30)
         assignment = [TopicPartition(t, p, 0) for t in topics
                       for p in sorted(metadata.topics[t].partitions)]
         open_partitions = {(tp.topic, tp.partition) for tp in assignment}
@@ -249,17 +251,24 @@ def count_records(bootstrap: str, topics: list[str], isolation: str = "read_comm
         deadline = time.monotonic() + timeout
         while open_partitions:
             assert time.monotonic() < deadline, f"not at the end of {sorted(open_partitions)}"
-            for message in client.consume(1000, 0.2):
+            for message in client.consume(5000, 0.2):
                 error = message.error()
-                where = (message.topic() or "", message.partition() or 0)
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        open_partitions.discard(where)
+                        open_partitions.discard((message.topic() or "", message.partition() or 0))
                         continue
                     raise KafkaException(error)
-                counts[where[0]] += 1
+                yield message
     finally:
         client.close()
+
+
+def count_records(bootstrap: str, topics: list[str], isolation: str = "read_committed",
+                  timeout: float = 30) -> dict[str, int]:
+    """How many records of each topic ``read_to_end`` reads."""
+    counts = dict.fromkeys(topics, 0)
+    for message in read_to_end(bootstrap, topics, isolation, timeout, prefix="count"):
+        counts[message.topic() or ""] += 1
     return counts
 
 

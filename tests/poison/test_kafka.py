@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Message, Producer
 
 from processor.codec.files import Decoded, read_records
 from processor.codec.kinds import INPUT_KINDS, RecordKind
@@ -29,10 +28,12 @@ from processor.config import WireFormat
 from processor.kafka.load import timestamp_ms
 from tests.integration.harness import (
     Deployment,
+    RawRecord,
     assert_same_outputs,
     generate,
     lines,
     original_decisions,
+    produce_raw,
     replay,
     segments,
 )
@@ -106,23 +107,10 @@ class _Fixed(RandomChooser):
 def produce(bootstrap: str, topics: dict[RecordKind, str], batch: list[WirePoison],
             at: datetime) -> list[tuple[int, int]]:
     """Produce each poison record byte for byte, stamped ``at``; (partition, offset) each."""
-    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                       "message.max.bytes": 2_000_000})
-    placed: list[tuple[int, int]] = [(-1, -1)] * len(batch)
-    errors: list[str] = []
-    for i, poison in enumerate(batch):
-        def delivered(error: KafkaError | None, message: Message, i: int = i) -> None:
-            if error is not None:
-                errors.append(str(error))
-            else:
-                placed[i] = (message.partition() or 0, message.offset() or 0)
-        kwargs: dict[str, Any] = {"key": poison.key, "value": poison.value,
-                                  "timestamp": timestamp_ms(at), "on_delivery": delivered}
-        if poison.headers is not None:
-            kwargs["headers"] = list(poison.headers)
-        client.produce(topics[poison.kind], **kwargs)
-    assert client.flush(60) == 0 and not errors, errors
-    return placed
+    records = [RawRecord(topics[p.kind], p.value, p.key,
+                         None if p.headers is None else list(p.headers), timestamp_ms(at))
+               for p in batch]
+    return produce_raw(bootstrap, records, flush_s=60, **{"message.max.bytes": 2_000_000})
 
 
 def _b64(raw: bytes | None) -> str | None:
