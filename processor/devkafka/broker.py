@@ -9,8 +9,6 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from processor.devkafka.config import (
     LOG4J2_PROPERTIES,
@@ -22,6 +20,7 @@ from processor.devkafka.config import (
 from processor.devkafka.errors import DevKafkaError
 from processor.devkafka.jars import class_path, ensure_jars
 from processor.devkafka.java import JavaRuntime, find_java
+from processor.devkafka.lifecycle import StartStop
 from processor.devkafka.net import free_port
 from processor.devkafka.process import parent_death_prefix, terminate_child
 from processor.devkafka.readiness import wait_until_ready
@@ -64,7 +63,7 @@ def log_errors(path: Path, limit: int = 8) -> list[str]:
     return found
 
 
-class LocalKafka:
+class LocalKafka(StartStop):
     """A single-node Kafka broker on 127.0.0.1 whose data lives in ``data_dir``.
 
     Ports are picked at the first ``start()`` (unless given) and kept by ``restart()``, so
@@ -188,18 +187,6 @@ class LocalKafka:
             self._process.kill()
             self._process.wait()
         self._process = None
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         address = f"{LOOPBACK}:{self._port}" if self._port else "not started"

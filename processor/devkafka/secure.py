@@ -24,12 +24,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from processor.devkafka.broker import LocalKafka
 from processor.devkafka.config import LOOPBACK
 from processor.devkafka.errors import DevKafkaError
+from processor.devkafka.lifecycle import StartStop
 from processor.devkafka.net import free_port
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -157,7 +157,7 @@ def wait_for_login(properties: Mapping[str, str], timeout: float = READY_TIMEOUT
                                 f"{timeout:.0f} s: {errors[-1] if errors else 'no answer'}")
 
 
-class SecureLocalKafka:
+class SecureLocalKafka(StartStop):
     """A ``LocalKafka`` with a SASL_SSL (SCRAM-SHA-512 over TLS) listener and one user.
 
     ``bootstrap_servers`` is the PLAINTEXT listener (administration, tests' own
@@ -223,14 +223,3 @@ class SecureLocalKafka:
         if self._owns_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.stop()
