@@ -144,7 +144,8 @@ _RUN_SUMMARY = re.compile(
     r"aor-processor run: (?P<inputs>[\d,]+) inputs, (?P<decisions>[\d,]+) decisions, "
     r"(?P<corrections>[\d,]+) corrections, (?P<dead_letters>[\d,]+) dead letters, "
     r"(?P<transactions>[\d,]+) transactions \((?P<aborted>\d+) aborted\), "
-    r"(?P<rebalance_callbacks>\d+) rebalance callbacks, (?P<early>[\d,]+) early decisions")
+    r"(?P<rebalance_callbacks>\d+) rebalance callbacks, (?P<early>[\d,]+) early decisions, "
+    r"largest input buffer (?P<largest_buffer>[\d,]+)")
 
 
 def run_summary(stderr: str) -> dict[str, int] | None:

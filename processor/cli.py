@@ -467,11 +467,13 @@ def cmd_run(args: argparse.Namespace) -> int:
              policy_version=policy.policy_version, wire_format=settings.wire_format.value)
     with long_lived_heap():  # member states: a growing heap of long-lived objects
         stats = run_processor(settings, policy, args.until_idle)
-    Console(stderr=True).print(
+    # One line, not wrapped at 80 columns: scripts read it.
+    Console(stderr=True, soft_wrap=True).print(
         f"aor-processor run: {stats.inputs:,} inputs, {stats.decisions:,} decisions, "
         f"{stats.corrections:,} corrections, {stats.dead_letters:,} dead letters, "
         f"{stats.transactions:,} transactions ({stats.aborted} aborted), "
-        f"{stats.rebalances} rebalance callbacks, {stats.early} early decisions")
+        f"{stats.rebalances} rebalance callbacks, {stats.early} early decisions, "
+        f"largest input buffer {stats.largest_buffer:,}")
     log.info("run.finished", inputs=stats.inputs, decisions=stats.decisions,
              corrections=stats.corrections, dead_letters=stats.dead_letters)
     return 0

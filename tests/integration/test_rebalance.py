@@ -34,7 +34,7 @@ SURVIVOR_IDLE_S = 14
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("history"), 1500, seed=51)
+    return generate(tmp_path_factory.mktemp("history"), 3000, seed=51)
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +72,12 @@ def test_a_stopped_instances_partitions_move_with_their_state(
         committed = committed_offsets(kafka_bootstrap, app.name)
         return sum(max(0, offset) for (_, p), offset in committed.items() if p in partitions)
 
-    a = app.start("--batch-size", "20", instance="a", log=log_a)
+    a = app.start("--batch-size", "10", instance="a", log=log_a)
     b: subprocess.Popen[bytes] | None = None
     try:
         # A works alone first, so B joins a group in the middle of its transactions.
         wait_for(lambda: progress(set(range(PARTITIONS))) > 0, 60, "a committed nothing")
-        b = app.start("--batch-size", "20", "--until-idle", str(SURVIVOR_IDLE_S),
+        b = app.start("--batch-size", "10", "--until-idle", str(SURVIVOR_IDLE_S),
                       instance="b", log=log_b)
 
         def shared() -> bool:
