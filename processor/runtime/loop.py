@@ -235,6 +235,7 @@ class KafkaProcessor:
     # -- input ------------------------------------------------------------------
 
     def _ingest(self, messages: list[Any]) -> None:
+        read: dict[str, int] = {}  # per topic; one labelled metric call per batch
         for msg in messages:
             topic, p = msg.topic(), msg.partition()
             error = msg.error()
@@ -253,7 +254,7 @@ class KafkaProcessor:
                 continue
             if worker is None:
                 continue  # revoked while the batch was in flight; re-read by the new owner
-            self.metrics.records_in.labels(topic=topic).inc()
+            read[topic] = read.get(topic, 0) + 1
             self.stats.inputs += 1
             self._last_activity = time.monotonic()
             kind = RecordKind.ENROLLMENT if topic == self.enrollments else RecordKind.PLAN_CHANGE
@@ -272,6 +273,8 @@ class KafkaProcessor:
                 letter = self._letter(msg, failure.error_type.value, failure.message)
             worker.add(Inbound(topic, msg.offset(), timestamp_ms, record, letter, msg.key(),
                                msg.value()))
+        for topic, n in read.items():
+            self.metrics.records_in.labels(topic=topic).inc(n)
 
     def _letter(self, msg: Any, error_type: str, message: str) -> DeadLetter:
         return DeadLetter(source=msg.topic(), partition=msg.partition(), offset=msg.offset(),
@@ -353,15 +356,19 @@ class KafkaProcessor:
         st.early += out.early
         self.metrics.early_decisions.inc(out.early)
         self.metrics.duplicates.inc(out.duplicates)
+        outcomes: dict[str, int] = {}
         for decision in out.decisions:
             a = decision.assignment
             if a.revision:
                 st.corrections += 1
-                self.metrics.corrections.inc()
             else:
-                st.decisions += 1
-                st.outcomes[a.outcome.value] = st.outcomes.get(a.outcome.value, 0) + 1
-                self.metrics.decisions.labels(outcome=a.outcome.value).inc()
+                outcomes[a.outcome] = outcomes.get(a.outcome, 0) + 1
+        self.metrics.corrections.inc(len(out.decisions) - sum(outcomes.values()))
+        for outcome, n in outcomes.items():
+            name = str(outcome)  # the enum's value
+            st.decisions += n
+            st.outcomes[name] = st.outcomes.get(name, 0) + n
+            self.metrics.decisions.labels(outcome=name).inc(n)
         for letter in out.letters:
             st.dead_letters += 1
             self.metrics.dead_letters.labels(error_type=letter.error_type).inc()
