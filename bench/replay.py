@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.replay --members 100000 --members 1000000
     .venv/bin/python -m bench.replay --members 20000 --profile      # pyinstrument profiles
     .venv/bin/python -m bench.replay --members 20000 --src /tmp/old  # another source tree
+    .venv/bin/python -m bench.replay --members 1000000 --format avro --members-in-memory 25000
 
 Histories are generated once into .cache/bench/histories/ (agents = members / 10, seed 1,
 malformed rate 0.005 in JSON Lines; Avro files hold good records only) and reused. Each
@@ -33,7 +34,7 @@ WORKER = ROOT / "bench" / "replay_worker.py"
 
 
 def measure(folder: Path, fmt: str, src: Path | None, profile: Path | None,
-            repeat: int) -> dict[str, Any]:
+            repeat: int, members_in_memory: int | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
@@ -45,6 +46,8 @@ def measure(folder: Path, fmt: str, src: Path | None, profile: Path | None,
                    str(Path(tmp) / "out"), "--format", fmt]
             if profile is not None and n == 0:
                 cmd += ["--profile", str(profile)]
+            if members_in_memory is not None:
+                cmd += ["--members-in-memory", str(members_in_memory)]
             run = run_json(cmd, env=env)
         run["events"] = events
         run["events_per_s"] = round(events / run["seconds"])
@@ -55,7 +58,8 @@ def measure(folder: Path, fmt: str, src: Path | None, profile: Path | None,
               flush=True)
         runs.append(run)
     best = min(runs, key=lambda r: r["cpu_seconds"])
-    return {"format": fmt, "events": events, "best": best, "runs": runs}
+    return {"format": fmt, "events": events, "members_in_memory": members_in_memory,
+            "best": best, "runs": runs}
 
 
 def main() -> None:
@@ -73,6 +77,8 @@ def main() -> None:
                         help="measure the `processor` package of another source tree")
     parser.add_argument("--profile", action="store_true",
                         help="pyinstrument profile of the first run (text and HTML)")
+    parser.add_argument("--members-in-memory", type=int,
+                        help="as `replay --members-in-memory` (default: the Settings default)")
     parser.add_argument("--name", default="replay", help="results file stem")
     args = parser.parse_args()
     sizes = args.members or [100_000]
@@ -87,7 +93,8 @@ def main() -> None:
                        if args.profile else None)
             if profile is not None:
                 profile.parent.mkdir(parents=True, exist_ok=True)
-            result = measure(folders[fmt], fmt, args.src, profile, args.repeat)
+            result = measure(folders[fmt], fmt, args.src, profile, args.repeat,
+                             args.members_in_memory)
             results.append({"members": members, "agents": agents, **result})
     write_results(args.name, {"src": str(args.src or ROOT), "results": results})
 
