@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     # Member state.
     members_in_memory: int = Field(
         100_000, ge=1,
-        description="members kept decoded (run: over all partitions); beyond it the least "
+        description="members kept decoded (run: per instance, shared over the partitions it "
+                    "holds); beyond it the least "
                     "recently used are kept encoded and compressed: bounded memory for "
                     "millions of members, at some CPU per use of a cold one")
     # Runtime.

@@ -169,6 +169,7 @@ class KafkaProcessor:
             self.flow.forget(p)
             if p in self._pending_assign:
                 self._pending_assign.remove(p)
+        self._share_members_bound()
         # Only what the follower holds: a partition still waiting for its restore (e.g.
         # after `_rewind`, which unassigns them all) is not assigned there, and
         # librdkafka refuses to unassign it ("Can't subtract from empty assignment").
@@ -180,14 +181,16 @@ class KafkaProcessor:
         log.info("partitions.revoked", partitions=sorted(gone))
 
     def _restore_pending(self) -> None:
+        if not self._pending_assign:
+            return
         while self._pending_assign:
             p = self._pending_assign.pop(0)
             started = time.monotonic()
             members, meta = restore_partition(self.restorer, self.settings.changelog_topic, p,
                                               on_batch=self.health.beat)
-            # The bound is shared out over the partitions, as if one instance held them all.
-            store = MemberStore(decode_state, encode_state, hot_limit=-(
-                -self.settings.members_in_memory // self.settings.partitions))
+            # The bound is shared out over the partitions held (_share_members_bound).
+            store = MemberStore(decode_state, encode_state,
+                                hot_limit=self.settings.members_in_memory)
             engine = Engine(self.policy, agents=self.table, members=store)
             for member_id, data in members.items():
                 store.put_encoded(member_id, data)
@@ -211,7 +214,19 @@ class KafkaProcessor:
             self.metrics.restore_seconds.observe(seconds)
             log.info("partition.restored", partition=p, members=len(members),
                      seconds=round(seconds, 3))
+        self._share_members_bound()
         self.metrics.assigned_partitions.set(len(self.workers))
+
+    def _share_members_bound(self) -> None:
+        """AOR_MEMBERS_IN_MEMORY decoded members for the instance, shared out evenly over
+        the partitions it holds now."""
+        if not self.workers:
+            return
+        limit = -(-self.settings.members_in_memory // len(self.workers))
+        for worker in self.workers.values():
+            store = worker.engine.members
+            if isinstance(store, MemberStore) and store.hot_limit != limit:
+                store.resize(limit)
 
     def _committed(self, partitions: list[TopicPartition], timeout_s: float = 120.0
                    ) -> list[TopicPartition]:

@@ -51,6 +51,17 @@ class MemberStore(MutableMapping[str, MemberState]):
     def still_encoded(self) -> int:
         return len(self._encoded)
 
+    @property
+    def hot_limit(self) -> int | None:
+        return self._limit
+
+    def resize(self, hot_limit: int) -> None:
+        """A new bound of decoded members; those beyond it are encoded now."""
+        if self._encode is None or hot_limit < 1:
+            raise ValueError("a bounded member store needs an encoder and a limit >= 1")
+        self._limit = hot_limit
+        self._evict()
+
     def __getitem__(self, member_id: str) -> MemberState:
         state = self._hot.get(member_id)
         if state is not None:
@@ -73,8 +84,11 @@ class MemberStore(MutableMapping[str, MemberState]):
         if self._limit is None:
             return
         self._hot.move_to_end(member_id)
-        if len(self._hot) > self._limit:
-            assert self._encode is not None
+        self._evict()
+
+    def _evict(self) -> None:
+        assert self._limit is not None and self._encode is not None
+        while len(self._hot) > self._limit:
             cold_id, cold = self._hot.popitem(last=False)
             self._encoded[cold_id] = zlib.compress(self._encode(cold), _LEVEL)
 

@@ -57,14 +57,16 @@ def test_load_run_dump_equals_the_file_replay(
     assert_same_outputs(app.dump(tmp_path / "dump2"), replayed)
 
 
-def test_input_buffers_stay_bounded_and_the_outputs_equal_the_file_replay(
+def test_bounded_buffers_and_members_leave_the_outputs_equal_to_the_file_replay(
         kafka_bootstrap: str, history: Path, replayed: Path, tmp_path: Path) -> None:
     # Batches of 5: each turn may bring 5 enrollments and 5 plan changes but decides at
     # most 5, so without back-pressure a partition's buffers grow to most of its input
     # (about 100 records each here). Paused at 4 batches, a buffer holds about 20.
+    # 30 decoded members shared over 3 partitions: most of the 600 are kept encoded.
     app = Deployment(kafka_bootstrap)
     app.setup(history)
-    done = app.cli("run", "--until-idle", "3", "--batch-size", "5", timeout=400)
+    done = app.cli("run", "--until-idle", "3", "--batch-size", "5",
+                   "--members-in-memory", "30", timeout=400)
     found = re.search(r"largest input buffer ([\d,]+)", done.stderr)
     assert found is not None, done.stderr[-2000:]
     largest = int(found.group(1).replace(",", ""))

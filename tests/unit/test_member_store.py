@@ -82,3 +82,21 @@ def test_a_bounded_store_keeps_the_most_recent_members_decoded() -> None:
 def test_a_bounded_store_needs_an_encoder() -> None:
     with pytest.raises(ValueError):
         MemberStore(decode_state, hot_limit=10)
+
+
+def test_resizing_encodes_the_least_recent_members_beyond_the_new_bound() -> None:
+    states = [s for s in generated_states() if s.history][:30]
+    store = MemberStore(decode_state, encode_state, hot_limit=30)
+    for state in states:
+        store[state.member_id] = state
+    assert store.still_encoded == 0
+    store.resize(12)
+    assert store.hot_limit == 12 and store.still_encoded == 18 and len(store) == 30
+    # The 18 encoded are the oldest: the last 12 written are still decoded.
+    newest = states[-1].member_id
+    assert store[newest] is states[-1]
+    assert {m: store[m] for m in store} == {s.member_id: s for s in states}
+    store.resize(40)  # a larger bound encodes nothing more and decodes nothing early
+    assert store.still_encoded == 18
+    with pytest.raises(ValueError):
+        store.resize(0)
