@@ -292,7 +292,9 @@ def main() -> None:
         "members": args.members, "agents": agents, "partitions": args.partitions,
         "batch_size": args.batch_size, "events": events, "processor": runs,
         "passthrough": passthrough, "ratio_processor_to_passthrough": ratio,
-        "restore": restore, "quix_peer": peer, "history": str(folder.relative_to(ROOT))})
+        "restore": restore, "quix_peer": peer, "history": str(folder.relative_to(ROOT)),
+        # On a broker given by KAFKA_BOOTSTRAP_SERVERS the topics stay: a profile can reuse them.
+        "input_topics_prefix": inputs})
 
 
 if __name__ == "__main__":
