@@ -17,7 +17,9 @@ bytes per member, with the load average; the encode and decode loops run as the 
 runtime runs them, under processor.gc_tuning.long_lived_heap. With KAFKA_BOOTSTRAP_SERVERS
 set, the encoded states are also produced to a fresh topic and read back with
 processor.runtime.restore.restore_partition, partition by partition, timed (wall and CPU,
-under long_lived_heap as `aor-processor run` restores).
+under long_lived_heap as `aor-processor run` restores), into member stores bounded as `run`
+bounds them (--members-in-memory shared over the partitions), all kept; it reports the
+bytes they hold encoded.
 Results go to bench/results/restore.json (or --name).
 """
 
@@ -125,7 +127,8 @@ def profile(fn: Callable[[Any], Any], items: Sequence[Any], path: Path) -> None:
 
 
 def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
-                  partitions: int, copies: int = 1) -> dict[str, Any]:
+                  partitions: int, copies: int = 1,
+                  members_in_memory: int = 100_000) -> dict[str, Any]:
     """Produce the encoded states to a fresh topic, then time restore_partition on each.
 
     With ``copies`` > 1 every state is produced that many times under distinct keys
@@ -138,7 +141,7 @@ def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
     from processor.domain.settings import PolicySettings
     from processor.gc_tuning import long_lived_heap
     from processor.runtime.restore import restore_partition
-    from processor.state.codec import decode_state, watched_agents
+    from processor.state.codec import decode_state, encode_state, watched_agents
     from processor.state.store import MemberStore
 
     topic = f"bench-restore-{uuid.uuid4().hex[:8]}.member-state.changelog"
@@ -167,6 +170,8 @@ def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
                          "enable.auto.commit": False, "isolation.level": "read_committed",
                          "enable.partition.eof": True, "fetch.wait.max.ms": 10})
     restored = 0
+    held_bytes = 0
+    kept: list[Any] = []  # as an instance holding every partition keeps them
     # As `run` restores: under long_lived_heap (without it, full collections over the
     # growing heap of restored members cost as much again as the decoding).
     with long_lived_heap():
@@ -174,15 +179,19 @@ def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
         try:
             for p in range(partitions):
                 # What `run` does with a restored partition: members stay encoded in a
-                # MemberStore, decoded on first use; the watch index is built now.
+                # MemberStore, decoded on first use, compressed beyond the partition's
+                # share of the bound; the watch index is built now.
                 members, _ = restore_partition(consumer, topic, p)
-                store = MemberStore(decode_state)
+                store = MemberStore(decode_state, encode_state,
+                                    hot_limit=-(-members_in_memory // partitions))
                 engine = Engine(PolicySettings(), members=store)
                 for member_id, data in members.items():
                     store.put_encoded(member_id, data)
                     engine.watch(member_id, watched_agents(data))
                 restored += len(store)
-                del members, store, engine
+                held_bytes += store.encoded_bytes
+                kept.append(engine)
+                del members
         finally:
             wall = time.perf_counter() - wall0
             cpu, main = time.process_time() - cpu0, time.thread_time() - main0
@@ -195,10 +204,14 @@ def kafka_restore(bootstrap: str, states: Sequence[Any], blobs: Sequence[bytes],
               "main_thread_cpu_seconds": round(main, 2),
               "members_per_s": round(restored / wall),
               "us_per_member_wall": round(wall / restored * 1e6, 2),
-              "us_per_member_cpu": round(cpu / restored * 1e6, 2)}
+              "us_per_member_cpu": round(cpu / restored * 1e6, 2),
+              "members_in_memory": members_in_memory,
+              "encoded_mib_held": round(held_bytes / 2**20, 1),
+              "encoded_bytes_per_member": round(held_bytes / restored)}
     print(f"  kafka restore: {restored:,} members from {partitions} partitions in {wall:.2f} s "
           f"(CPU {cpu:.2f} s, of which the main thread {main:.2f} s; the rest is librdkafka) "
-          f"= {result['members_per_s']:,} members/s", flush=True)
+          f"= {result['members_per_s']:,} members/s; {result['encoded_mib_held']:,} MiB "
+          f"held encoded ({result['encoded_bytes_per_member']:,} bytes per member)", flush=True)
     return result
 
 
@@ -216,6 +229,8 @@ def main() -> None:
     parser.add_argument("--kafka-members", type=int,
                         help="members in the Kafka restore (default: --members); more than "
                              "--members repeats the states under other keys, e.g. 1000000")
+    parser.add_argument("--members-in-memory", type=int, default=100_000,
+                        help="the bound `run` shares over the partitions (default 100000)")
     parser.add_argument("--no-kafka", action="store_true",
                         help="skip the Kafka restore even with KAFKA_BOOTSTRAP_SERVERS set")
     parser.add_argument("--name", default="restore", help="results file stem")
@@ -265,7 +280,8 @@ def main() -> None:
               "`aor-processor dev-kafka start` prints one)")
     else:
         kafka = kafka_restore(bootstrap, states, blobs, args.partitions,
-                              copies=max(1, -(-(args.kafka_members or n) // n)))
+                              copies=max(1, -(-(args.kafka_members or n) // n)),
+                              members_in_memory=args.members_in_memory)
 
     write_results(args.name, {
         "members": n, "agents": agents, "seed": args.seed, "repeat": args.repeat,

@@ -188,9 +188,11 @@ class KafkaProcessor:
             started = time.monotonic()
             members, meta = restore_partition(self.restorer, self.settings.changelog_topic, p,
                                               on_batch=self.health.beat)
-            # The bound is shared out over the partitions held (_share_members_bound).
+            # The bound is shared out over the partitions held (_share_members_bound);
+            # members restored beyond this partition's share are kept compressed.
+            held = len(self.workers) + len(self._pending_assign) + 1
             store = MemberStore(decode_state, encode_state,
-                                hot_limit=self.settings.members_in_memory)
+                                hot_limit=-(-self.settings.members_in_memory // held))
             engine = Engine(self.policy, agents=self.table, members=store)
             for member_id, data in members.items():
                 store.put_encoded(member_id, data)

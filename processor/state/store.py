@@ -5,7 +5,8 @@ Two uses:
 - the Kafka runtime restores a partition's members encoded and decodes each on first use:
   a restore then costs the changelog read and a light parse for the engine's watch index
   (`codec.watched_agents`), not a full decode of members that are mostly not
-  touched again before the next rebalance;
+  touched again before the next rebalance. Members restored beyond the bound are
+  compressed at once, as evicted ones are;
 - with a bound (`hot_limit`), the least recently used members beyond it are encoded (and
   compressed) again, so that the members' share of memory stays bounded. A decoded
   member costs about 4 KiB, an encoded and compressed one about 620 bytes; each touch of
@@ -43,13 +44,22 @@ class MemberStore(MutableMapping[str, MemberState]):
         self._limit = hot_limit
 
     def put_encoded(self, member_id: str, data: bytes) -> None:
-        """A member as stored elsewhere (the changelog), decoded on first use."""
+        """A member as stored elsewhere (the changelog), decoded on first use. Beyond the
+        bound it is compressed as an evicted member is: a restore of more members than
+        the bound holds them in about half the bytes."""
         self._hot.pop(member_id, None)
+        if self._limit is not None and len(self._hot) + len(self._encoded) >= self._limit:
+            data = zlib.compress(data, _LEVEL)
         self._encoded[member_id] = data
 
     @property
     def still_encoded(self) -> int:
         return len(self._encoded)
+
+    @property
+    def encoded_bytes(self) -> int:
+        """Bytes of the members held encoded (compressed or as stored)."""
+        return sum(map(len, self._encoded.values()))
 
     @property
     def hot_limit(self) -> int | None:

@@ -100,3 +100,18 @@ def test_resizing_encodes_the_least_recent_members_beyond_the_new_bound() -> Non
     assert store.still_encoded == 18
     with pytest.raises(ValueError):
         store.resize(0)
+
+
+def test_members_put_beyond_the_bound_are_kept_compressed() -> None:
+    states = [s for s in generated_states() if s.history][:20]
+    blobs = {s.member_id: encode_state(s) for s in states}
+    bounded = MemberStore(decode_state, encode_state, hot_limit=5)
+    unbounded = MemberStore(decode_state)
+    for member_id, blob in blobs.items():
+        bounded.put_encoded(member_id, blob)
+        unbounded.put_encoded(member_id, blob)
+    sizes = [len(b) for b in blobs.values()]
+    assert unbounded.encoded_bytes == sum(sizes)
+    # The first five as given, the fifteen beyond the bound compressed (to under half).
+    assert sum(sizes[:5]) < bounded.encoded_bytes < sum(sizes[:5]) + sum(sizes[5:]) / 2
+    assert {m: bounded[m] for m in blobs} == {s.member_id: s for s in states}
