@@ -26,7 +26,6 @@ bench.restore check it).
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -53,7 +52,6 @@ from processor.domain.policy import Position
 
 STATE_VERSION = 2
 _V1 = 1
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Dataclasses, Decimals and anything else not converted below fail loudly instead of being
 # written the way orjson writes them by default.
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -290,7 +288,8 @@ def encode_state_v1(state: MemberState) -> bytes:
     # Seen ids whose event is no longer in the history (none today) are kept whole.
     extra = [_event_v1(ev) for eid, ev in state.seen.items() if eid not in in_history]
     body = {"v": _V1, "member_id": state.member_id, "history": entries, "seen": extra}
-    # The bytes _ENCODER would write (no floats anywhere; tests/contract/test_fast_encoders).
+    # Strings, ints, bools and None only: orjson writes what the standard library's
+    # compact encoder (ensure_ascii off) would.
     return orjson.dumps(body)
 
 
