@@ -35,20 +35,20 @@ _ZLIB = 0x78
 class MemberStore(MutableMapping[str, MemberState]):
     def __init__(self, decode: Decode, encode: Encode | None = None,
                  hot_limit: int | None = None) -> None:
-        if hot_limit is not None and (encode is None or hot_limit < 1):
-            raise ValueError("a bounded member store needs an encoder and a limit >= 1")
         self._hot: OrderedDict[str, MemberState] = OrderedDict()
         self._encoded: dict[str, bytes] = {}  # as stored, or compressed when evicted
         self._decode = decode
         self._encode = encode
-        self._limit = hot_limit
+        self._limit: int | None = None
+        if hot_limit is not None:
+            self.resize(hot_limit)
 
     def put_encoded(self, member_id: str, data: bytes) -> None:
         """A member as stored elsewhere (the changelog), decoded on first use. Beyond the
         bound it is compressed as an evicted member is: a restore of more members than
         the bound holds them in about half the bytes."""
         self._hot.pop(member_id, None)
-        if self._limit is not None and len(self._hot) + len(self._encoded) >= self._limit:
+        if self._limit is not None and len(self) >= self._limit:
             data = zlib.compress(data, _LEVEL)
         self._encoded[member_id] = data
 
