@@ -191,8 +191,7 @@ class KafkaProcessor:
             # The bound is shared out over the partitions held (_share_members_bound);
             # members restored beyond this partition's share are kept compressed.
             held = len(self.workers) + len(self._pending_assign) + 1
-            store = MemberStore(decode_state, encode_state,
-                                hot_limit=-(-self.settings.members_in_memory // held))
+            store = MemberStore(decode_state, encode_state, hot_limit=self._members_share(held))
             engine = Engine(self.policy, agents=self.table, members=store)
             for member_id, data in members.items():
                 store.put_encoded(member_id, data)
@@ -219,12 +218,15 @@ class KafkaProcessor:
         self._share_members_bound()
         self.metrics.assigned_partitions.set(len(self.workers))
 
+    def _members_share(self, partitions: int) -> int:
+        return -(-self.settings.members_in_memory // partitions)
+
     def _share_members_bound(self) -> None:
         """AOR_MEMBERS_IN_MEMORY decoded members for the instance, shared out evenly over
         the partitions it holds now."""
         if not self.workers:
             return
-        limit = -(-self.settings.members_in_memory // len(self.workers))
+        limit = self._members_share(len(self.workers))
         for worker in self.workers.values():
             store = worker.engine.members
             if isinstance(store, MemberStore) and store.hot_limit != limit:
@@ -460,7 +462,6 @@ class KafkaProcessor:
                 self._ingest(messages)
                 out = self._process()
                 self.flow.regulate(self.workers)
-                self.stats.largest_buffer = self.flow.peak
                 self._commit(out)
                 if out.decisions or out.letters:
                     self._last_activity = time.monotonic()
@@ -473,6 +474,7 @@ class KafkaProcessor:
             signal.signal(signal.SIGINT, previous[1])
             self.health.ready = False
             self._close()
+        self.stats.largest_buffer = self.flow.peak
         return self.stats
 
     def _measure_lag(self) -> None:
