@@ -128,12 +128,29 @@ class _FilePass:
     in_order: int = 0  # inputs that kept the file's merge order (the others are `late`)
 
 
+class _FileOrder:
+    """Whether each input of a file keeps the file's merge order: its key is not below the
+    greatest key before it. The decode pass and the re-read apply this one rule, so they
+    agree on which inputs are late."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: MergeKey | None = None
+
+    def keeps(self, key: MergeKey) -> bool:
+        if self._last is not None and key < self._last:
+            return False
+        self._last = key
+        return True
+
+
 def _in_order(file: _FilePass) -> Iterator[Input]:
     """The file's inputs that are in merge order, read and decoded again (its dead letters and
     out-of-order inputs were dealt with by the decode pass)."""
     if _fingerprint(file.path) != file.fingerprint:
         raise RuntimeError(f"input file {file.path} changed during the replay")
-    last: MergeKey | None = None
+    order = _FileOrder()
     count = 0
     for item in read_records(file.path, file.kind, file.failed_at):
         if isinstance(item, DeadLetter):
@@ -141,9 +158,8 @@ def _in_order(file: _FilePass) -> Iterator[Input]:
         record = item.record
         assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
         key = merge_key(record)
-        if last is not None and key < last:
+        if not order.keeps(key):
             continue
-        last = key
         count += 1
         yield Input(key, record, file.path.name, item.offset, item.raw)
     if count != file.in_order:
@@ -270,7 +286,7 @@ def _decode_all(files: dict[RecordKind, Path], clock: Clock, sink: OutputSink,
         for kind, path in files.items():
             file = _FilePass(kind, path, clock(), _fingerprint(path))
             passes.append(file)
-            last: MergeKey | None = None
+            order = _FileOrder()
             for item in read_records(path, kind, file.failed_at):
                 if isinstance(item, DeadLetter):
                     summary.count_dead_letter(item)
@@ -281,16 +297,15 @@ def _decode_all(files: dict[RecordKind, Path], clock: Clock, sink: OutputSink,
                 summary.inputs[kind.value] += 1
                 total += 1
                 key = merge_key(record)
-                entry: Input | None = None
-                if last is not None and key < last:
-                    entry = Input(key, record, path.name, item.offset, item.raw)
-                    late.add(entry)
-                else:
-                    last = key
+                in_order = order.keeps(key)
+                if in_order:
                     file.in_order += 1
+                if in_order and kept is None:
+                    continue  # read again in the merge
+                entry = Input(key, record, path.name, item.offset, item.raw)
+                if not in_order:
+                    late.add(entry)
                 if kept is not None:
-                    if entry is None:
-                        entry = Input(key, record, path.name, item.offset, item.raw)
                     kept.append(entry)
                     if len(kept) > limit:
                         kept = None  # too many to hold: stream them (see MergedInputs)
