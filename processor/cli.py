@@ -64,7 +64,8 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
                        default=None, help="an eligible external facilitator takes the AOR "
                                           "(default yes)")
     group.add_argument("--correction-window-days", type=int, metavar="DAYS",
-                       help="how far back late inputs re-decide events (default 400)")
+                       help="how far back late inputs re-decide events (default 731: the "
+                       "current and the previous calendar year)")
     group.add_argument("--policy-name", help="readable part of policy_version")
 
 

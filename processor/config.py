@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         frozenset(ALL_CHECKS), description="eligibility checks that apply")
     facilitator_takes_aor: bool = Field(
         True, description="an eligible external facilitator takes the AOR")
-    correction_window_days: int = Field(400, ge=0, description="how far back corrections reach")
+    correction_window_days: int = Field(731, ge=0, description="how far back corrections reach")
     schedule_file: Path | None = Field(
         None, description="CSV rate schedule replacing the CMS fair-market-value caps")
     plan_years: Annotated[tuple[int, ...], NoDecode] = Field(

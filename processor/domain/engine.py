@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from processor.domain.agents import ALL_IDS, AgentTable, Horizon, snapshot_horizon
 from processor.domain.member import (
@@ -16,6 +17,7 @@ from processor.domain.member import (
     new_member,
     on_event,
     on_snapshot,
+    redecide,
     screen,
     settle,
 )
@@ -144,6 +146,15 @@ class Engine:
         if settle_later:
             decisions.extend(self._settle(event.member_id, (event.recorded_at, ALL_IDS)))
         return Result(tuple(decisions))
+
+    def redecide(self, member_id: str, since: datetime, known: Horizon) -> tuple[Decision, ...]:
+        """Re-decide a held member's events from `since` under this engine's settings (a
+        rules upgrade): superseding decisions for those decided differently."""
+        state = self.members[member_id]
+        step = redecide(state, self.agents, self.settings, since, known)
+        if step.state is not state:
+            self._store(step.state)
+        return step.decisions
 
     def restore(self, state: MemberState) -> None:
         """Take a member's state from durable storage (it is not a change)."""

@@ -14,13 +14,20 @@ from datetime import datetime
 
 from processor.domain import ids
 from processor.domain.agents import (
+    ALL_IDS,
     AgentTable,
     AgentView,
     Horizon,
     event_horizon,
     snapshot_horizon,
 )
-from processor.domain.commissions import Commission, commission, comparison_key, reversal_of
+from processor.domain.commissions import (
+    Commission,
+    commission,
+    comparison_key,
+    initial_year_of,
+    reversal_of,
+)
 from processor.domain.model import (
     AdjustmentKind,
     AgentStatusSnapshot,
@@ -138,8 +145,9 @@ def _position(event: MemberEvent, evaluation: _Evaluation,
     aor = evaluation.ruling.agent_of_record_id
     start = next((a for a in stood_by
                   if a.kind is AdjustmentKind.START and a.agent_id == aor), None)
-    return Position(aor, event.new_plan, event.effective_date, start,
-                    evaluation.commission.prior_plan)
+    c = evaluation.commission
+    return Position(aor, event.new_plan, event.effective_date, start, c.prior_plan,
+                    c.initial_year)
 
 
 def _entry(event: MemberEvent, evaluation: _Evaluation, revision: int, decision_id: str,
@@ -289,6 +297,40 @@ def settle(state: MemberState, table: AgentTable, after: Horizon, settings: Poli
         cursor = snapshot_horizon(pending)
 
 
+def redecide(state: MemberState, agents: AgentView, settings: PolicySettings,
+             since: datetime, known: Horizon) -> Step:
+    """Re-decide, under `settings` (new rules), the member's events that occurred at or
+    after `since`, in history order, superseding each whose decision differs.
+
+    Each is evaluated as a fresh replay would have decided it last: at the latest horizon
+    an input could still correct it, its correction window's end, or `known` (how far the
+    agent table has been read) when that is earlier; never before its own recorded_at.
+    Earlier events keep their decisions, and their positions get the initial enrollment
+    year rebuilt from history (states of earlier rules do not carry it).
+    """
+    history = list(state.history)
+    decisions: list[Decision] = []
+    before: Position | None = None
+    window = settings.correction_window
+    for j, entry in enumerate(history):
+        event = entry.event
+        if event.occurred_at < since:
+            year = initial_year_of(event, before)
+            if entry.position.initial_year != year:
+                history[j] = replace(entry, position=replace(entry.position, initial_year=year))
+        else:
+            horizon = max(event_horizon(event.recorded_at),
+                          min(known, (event.occurred_at + window, ALL_IDS)))
+            evaluation = _evaluate(event, before, agents, horizon, settings)
+            history[j], decision = _reconcile(entry, evaluation, settings)
+            if decision is not None:
+                decisions.append(decision)
+        before = history[j].position
+    if history == list(state.history):
+        return Step(state)
+    return Step(replace(state, history=tuple(history)), tuple(decisions))
+
+
 def new_member(member_id: str) -> MemberState:
     return MemberState(member_id)
 
@@ -301,5 +343,6 @@ __all__ = [
     "new_member",
     "on_event",
     "on_snapshot",
+    "redecide",
     "settle",
 ]

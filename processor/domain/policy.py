@@ -38,6 +38,15 @@ class Position:
     start: CommissionAdjustment | None
     # The plan before `plan`; like/unlike plan type of a second election is judged on it.
     prior_plan: PlanRef | None
+    # The member's initial enrollment year (policy.md): the plan year of its first event
+    # in history order when that event had no prior plan; None when it had one, and
+    # INITIAL_YEAR_NOT_RECORDED in a state written before the rule existed.
+    initial_year: int | None = None
+
+
+# No plan year is 0: the initial enrollment year of a position decoded from a member state
+# written before the rule (format 1 or 2). It behaves as "none known"; the trace says why.
+INITIAL_YEAR_NOT_RECORDED = 0
 
 
 class Fact(StrEnum):
@@ -54,7 +63,9 @@ class Fact(StrEnum):
     FACILITATOR_EXTERNAL = "FACILITATOR_EXTERNAL"
     FACILITATOR_TAKES_AOR = "FACILITATOR_TAKES_AOR"
     SECOND_ELECTION = "SECOND_ELECTION"
+    RAPID_DISENROLLMENT = "RAPID_DISENROLLMENT"
     LIKE_PLAN_TYPE = "LIKE_PLAN_TYPE"
+    INITIAL_ENROLLMENT_YEAR = "INITIAL_ENROLLMENT_YEAR"
     POLICY_ROW = "POLICY_ROW"
 
 
@@ -274,4 +285,4 @@ def _plan_change(d: _Decider, before: Position | None, *, route: Channel | None,
                     output_channel, review=True)
 
 
-__all__ = ["ROW_TEXT", "Fact", "Position", "Ruling", "fact", "rule"]
+__all__ = ["INITIAL_YEAR_NOT_RECORDED", "ROW_TEXT", "Fact", "Position", "Ruling", "fact", "rule"]

@@ -24,6 +24,13 @@ class Check(StrEnum):
 
 ALL_CHECKS: tuple[Check, ...] = tuple(Check)
 
+# The revision of the decision rules in processor/domain (docs/decisions.md, "Rules
+# revisions"). It is hashed into policy_version with the settings, so outputs decided by
+# different rules never mix unnoticed: raise it with every change that can change an output.
+# 1: until 2026-12; 2: STOPs recover (rapid disenrollment, months not enrolled), the
+# initial enrollment year pays INITIAL.
+RULES_REVISION = 2
+
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
@@ -34,7 +41,8 @@ class PolicySettings:
     # SNAPSHOT_FOUND always applies: without a snapshot nothing is known of an agent.
     eligibility_checks: frozenset[Check] = frozenset(ALL_CHECKS)
     facilitator_takes_aor: bool = True
-    correction_window_days: int = 400
+    # 731 days reach back to January 1 of the previous calendar year (policy.md).
+    correction_window_days: int = 731
     schedule: RateSchedule = field(default=DEFAULT_SCHEDULE)
     # Derived once: every output carries it.
     policy_version: str = field(init=False, repr=False, compare=False, default="")
@@ -60,6 +68,7 @@ class PolicySettings:
     def canonical(self) -> dict[str, object]:
         """Every setting that can change a decision, in a stable form for hashing."""
         return {
+            "rules_revision": RULES_REVISION,
             "protected_channels": sorted(c.value for c in self.protected_channels),
             "eligibility_checks": sorted(c.value for c in self.eligibility_checks),
             "facilitator_takes_aor": self.facilitator_takes_aor,

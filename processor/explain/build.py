@@ -137,9 +137,10 @@ class Correction:
 class AgentTotal:
     agent_id: str
     starts: Decimal  # sum of START amounts
-    reversals: Decimal  # sum of REVERSAL amounts (negative or zero)
-    stops: int  # STOPs carry no amount
-    net: Decimal
+    recoveries: Decimal  # sum of STOP amounts (negative or zero): what STOPs recover
+    reversals: Decimal  # sum of REVERSAL amounts
+    stops: int  # STOPs, recovering or not
+    net: Decimal  # every amount: starts + recoveries + reversals
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,11 +405,13 @@ def _correction(step: Step, steps: Sequence[Step], uses: Sequence[SnapshotUse],
 
 def _totals(adjustments: Iterable[CommissionAdjustment]) -> tuple[AgentTotal, ...]:
     starts: dict[str, Decimal] = {}
+    recoveries: dict[str, Decimal] = {}
     reversals: dict[str, Decimal] = {}
     stops: dict[str, int] = {}
     for adj in adjustments:
         agent = adj.agent_id
         starts.setdefault(agent, ZERO)
+        recoveries.setdefault(agent, ZERO)
         reversals.setdefault(agent, ZERO)
         stops.setdefault(agent, 0)
         amount = adj.amount if adj.amount is not None else ZERO
@@ -417,9 +420,10 @@ def _totals(adjustments: Iterable[CommissionAdjustment]) -> tuple[AgentTotal, ..
         elif adj.kind is AdjustmentKind.REVERSAL:
             reversals[agent] += amount
         else:
+            recoveries[agent] += amount
             stops[agent] += 1
-    return tuple(AgentTotal(agent, starts[agent], reversals[agent], stops[agent],
-                            starts[agent] + reversals[agent])
+    return tuple(AgentTotal(agent, starts[agent], recoveries[agent], reversals[agent],
+                            stops[agent], starts[agent] + recoveries[agent] + reversals[agent])
                  for agent in sorted(starts))
 
 

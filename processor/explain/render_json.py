@@ -111,7 +111,8 @@ def to_document(expl: Explanation) -> dict[str, Any]:
         "adjustments": [_record(a) for a in expl.adjustments],
         "net_by_agent": [
             {"agent_id": t.agent_id, "starts": _money(t.starts),
-             "reversals": _money(t.reversals), "stops": t.stops, "net": _money(t.net)}
+             "recoveries": _money(t.recoveries), "reversals": _money(t.reversals),
+             "stops": t.stops, "net": _money(t.net)}
             for t in expl.totals
         ],
         "dead_letters": [_record(d) for d in expl.dead_letters],

@@ -270,11 +270,11 @@ def _money_section(expl: Explanation) -> RenderableType:
     net = Table(title="Net per agent (USD)", title_justify="left", box=box.SIMPLE_HEAD)
     net.add_column("agent")
     net.add_column("starts", justify="right")
+    net.add_column("recovered by stops", justify="right")
     net.add_column("reversals", justify="right")
-    net.add_column("stops", justify="right")
     net.add_column("net", justify="right")
     for t in expl.totals:
-        net.add_row(t.agent_id, _money(t.starts), _money(t.reversals), str(t.stops),
+        net.add_row(t.agent_id, _money(t.starts), _money(t.recoveries), _money(t.reversals),
                     Text(_money(t.net), "bold"))
     net.add_section()
     net.add_row("all", "", "", "", Text(_money(expl.summary.net), "bold"))

@@ -1,6 +1,6 @@
 """Member state <-> changelog bytes.
 
-Format 2 (written since this change): one JSON array per member, ``[2, member_id,
+Format 3 (written since rules revision 2): one JSON array per member, ``[3, member_id,
 history, extra seen events]``, every record's fields by position in the order of the
 domain dataclass. Values the record already holds are written once: the member_id of its
 events and adjustments, an adjustment's decision_id (its entry's), a position's plan and
@@ -9,11 +9,14 @@ adjustments); null stands for "the same" where the field cannot be null. Timesta
 dates are orjson's ISO 8601 (``2025-11-19T18:38:46.971000Z``, ``2026-01-01``), read back
 by fromisoformat; money is the Decimal's own string, so it comes back exactly.
 
-Format 1 (read, no longer written): a JSON object ``{"v": 1, ...}`` with events and
-adjustments in their contract JSON form; about three times the bytes. ``encode_state_v1``
-still writes it, for the tests, the bench and a rollback: a release before format 2 cannot
-read format 2, so a rolling upgrade must not let an older instance restore a partition
-written by a newer one.
+Format 2 is format 3 without a position's last field, the member's initial enrollment
+year; format 1 (``{"v": 1, ...}``) held events and adjustments in their contract JSON
+form, about three times the bytes. Both are still read, their positions' initial
+enrollment year as INITIAL_YEAR_NOT_RECORDED ("none known", and the trace says why): the
+rule did not exist when they were written. ``encode_state_v1`` and ``encode_state_v2``
+still write them, for the tests, the bench and a rollback. An older release cannot read a
+newer format, so a rolling upgrade must not let an older instance restore a partition
+written by a newer one (RUNBOOK.md).
 
 Decoding trusts its input. The changelog is written only by this processor (encode_state,
 from states built out of validated inputs), so a restore builds the domain objects
@@ -48,9 +51,10 @@ from processor.domain.model import (
     PlanType,
     Reason,
 )
-from processor.domain.policy import Position
+from processor.domain.policy import INITIAL_YEAR_NOT_RECORDED, Position
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+_V2 = 2
 _V1 = 1
 # Dataclasses, Decimals and anything else not converted below fail loudly instead of being
 # written the way orjson writes them by default.
@@ -74,7 +78,7 @@ _fromisoformat = datetime.fromisoformat
 _date_fromisoformat = date.fromisoformat
 
 
-# --- format 2: encode ---------------------------------------------------------------------
+# --- format 3: encode ---------------------------------------------------------------------
 
 
 def _plan(p: PlanRef) -> list[Any]:
@@ -127,6 +131,7 @@ def _entry(e: Entry, member_id: str) -> list[Any]:
         None if p.effective_date == event.effective_date else p.effective_date,
         start,
         None if p.prior_plan is None else _plan(p.prior_plan),
+        p.initial_year,
     ]
     return [_event(event, member_id), e.revision, decision_id, e.outcome, e.reason,
             e.agent_of_record_id, e.requires_review,
@@ -135,7 +140,7 @@ def _entry(e: Entry, member_id: str) -> list[Any]:
 
 
 def encode_state(state: MemberState) -> bytes:
-    """Format 2. Runs for every changed member in every transaction."""
+    """Format 3. Runs for every changed member in every transaction."""
     member_id = state.member_id
     history = state.history
     in_history = {e.event.event_id: e.event for e in history}
@@ -146,7 +151,17 @@ def encode_state(state: MemberState) -> bytes:
                          extra], option=_OPTIONS)
 
 
-# --- format 2: decode (trusted) -----------------------------------------------------------
+def encode_state_v2(state: MemberState) -> bytes:
+    """Format 2, as written before rules revision 2 (tests, a rollback): format 3 without
+    the positions' initial enrollment year."""
+    body = orjson.loads(encode_state(state))
+    body[0] = _V2
+    for entry in body[2]:
+        entry[9].pop()
+    return orjson.dumps(body)
+
+
+# --- formats 3 and 2: decode (trusted) -----------------------------------------------------------
 
 
 def _plan_miss(key: tuple[str, str, int]) -> PlanRef:
@@ -200,9 +215,10 @@ def _event_of(value: list[Any], member_id: str) -> MemberEvent:
         facilitating_agency_id=facilitating_agency_id)
 
 
-def _decode_v2(body: list[Any]) -> MemberState:
-    if body[0] != STATE_VERSION:
-        raise ValueError(f"unknown member-state version {body[0]!r}")
+def _decode(body: list[Any]) -> MemberState:
+    version = body[0]
+    if version not in (STATE_VERSION, _V2):
+        raise ValueError(f"unknown member-state version {version!r}")
     _, member_id, raw_history, raw_extra = body
     history: list[Entry] = []
     seen: dict[str, MemberEvent] = {}
@@ -212,7 +228,11 @@ def _decode_v2(body: list[Any]) -> MemberState:
         event = _event_of(raw_event, member_id)
         adjustments = tuple([_adjustment_of(a, member_id, decision_id)
                              for a in raw_adjustments])
-        p_aor, p_plan, p_date, p_start, p_prior = raw_position
+        if version == STATE_VERSION:
+            p_aor, p_plan, p_date, p_start, p_prior, p_initial_year = raw_position
+        else:
+            p_aor, p_plan, p_date, p_start, p_prior = raw_position
+            p_initial_year = INITIAL_YEAR_NOT_RECORDED
         start: CommissionAdjustment | None
         if p_start is None:
             start = None
@@ -225,7 +245,8 @@ def _decode_v2(body: list[Any]) -> MemberState:
             plan=event.new_plan if p_plan is None else _plan_of(p_plan),
             effective_date=(event.effective_date if p_date is None
                             else _date_fromisoformat(p_date)),
-            start=start, prior_plan=None if p_prior is None else _plan_of(p_prior))
+            start=start, prior_plan=None if p_prior is None else _plan_of(p_prior),
+            initial_year=p_initial_year)
         entry = Entry(
             event=event, revision=revision, decision_id=decision_id,
             outcome=_OUTCOMES[outcome], reason=_REASONS[reason], agent_of_record_id=aor,
@@ -326,7 +347,7 @@ def _event_v1_of(value: list[Any]) -> list[Any]:
 
 
 def _body_v1_of(body: dict[str, Any]) -> list[Any]:
-    """A format-1 record as a format-2 one."""
+    """A format-1 record as a format-2 one (no initial enrollment year)."""
     if body.get("v") != _V1:
         raise ValueError(f"unknown member-state version {body.get('v')!r}")
     entries = []
@@ -341,8 +362,7 @@ def _body_v1_of(body: dict[str, Any]) -> list[Any]:
             [p["aor"], p["plan"], p["effective_date"],
              None if p["start"] is None else _adjustment_v1_of(p["start"]), p["prior_plan"]],
         ])
-    return [STATE_VERSION, body["member_id"], entries,
-            [_event_v1_of(raw) for raw in body["seen"]]]
+    return [_V2, body["member_id"], entries, [_event_v1_of(raw) for raw in body["seen"]]]
 
 
 def decode_state(data: bytes) -> MemberState:
@@ -352,7 +372,7 @@ def decode_state(data: bytes) -> MemberState:
         if type(body) is dict:
             body = _body_v1_of(body)
         if type(body) is list:
-            return _decode_v2(body)
+            return _decode(body)
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed member-state record: {exc!r}") from exc
     raise ValueError(f"a member-state record is a JSON array or object, not {type(body).__name__}")
@@ -362,6 +382,6 @@ def watched_agents(data: bytes) -> frozenset[str]:
     """The agents a stored member's decisions looked at (``agents_looked_at``) without
     decoding the member: what a restore needs to index it."""
     body = orjson.loads(data)
-    if isinstance(body, list) and body and body[0] == STATE_VERSION:
+    if isinstance(body, list) and body and body[0] in (STATE_VERSION, _V2):
         return frozenset(agent for entry in body[2] for agent, _ in entry[8])
     return decode_state(data).agents_looked_at

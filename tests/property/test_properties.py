@@ -2,7 +2,7 @@
 
 A world is a few agents with several snapshots each (late and backdated ones
 included) and a few members with enrollments and plan changes across all channels,
-all within about a year, so every input is inside the 400-day correction window.
+all within about a year, so every input is inside the 731-day correction window.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from processor.domain.agents import ALL_IDS, AgentTable
@@ -388,3 +388,121 @@ def test_every_input_again_emits_nothing(inputs: list[Input], data: st.DataObjec
             result = replay.engine.on_event(item, settle_later=True)
         assert result.decisions == () and result.rejection is None and result.duplicate
     assert _standing(replay.engine) == standing
+
+
+# ------------------------------------------------------- (d) what is paid never exceeds a year
+
+
+@st.composite
+def monotone_member_events(draw: st.DrawFn, member_id: str) -> list[MemberEvent]:
+    """A member whose effective dates do not decrease in history order (second elections
+    included: equal dates), from January 2025 to December 2026, recorded on time or late."""
+    state = draw(st.sampled_from(STATES))
+    count = draw(st.integers(1, 5))
+    months = sorted(draw(st.lists(st.integers(0, 23), min_size=count, max_size=count)))
+    out: list[MemberEvent] = []
+    for k, month in enumerate(months):
+        effective = date(2025 + month // 12, month % 12 + 1, 1)
+        plan_type = draw(st.sampled_from(tuple(PlanType)))
+        plan = PlanRef(f"{plan_type.value}-{effective.year}-{draw(st.integers(1, 2))}",
+                       plan_type, effective.year)
+        # History order is effective order: k hours apart, before the effective date.
+        occurred = datetime(effective.year, effective.month, 1, tzinfo=UTC) - timedelta(
+            days=20) + timedelta(hours=k)
+        recorded = occurred + timedelta(days=draw(st.sampled_from((0, 0, 0, 1, 20, 90))))
+        event_id = f"{member_id}-e{k}"
+        if k == 0 and draw(st.integers(0, 4)) > 0 or draw(st.integers(0, 5)) == 0:
+            out.append(Enrollment(
+                event_id=event_id, occurred_at=occurred, recorded_at=recorded,
+                member_id=member_id, member_state=state, plan=plan, effective_date=effective,
+                writing_agent_id=draw(st.sampled_from(AGENT_IDS) if k == 0
+                                      else st.none() | st.sampled_from(POOL))))
+        else:
+            channel = draw(st.sampled_from(tuple(Channel)))
+            out.append(PlanChange(
+                event_id=event_id, occurred_at=occurred, recorded_at=recorded,
+                member_id=member_id, member_state=state,
+                from_plan=draw(st.none() | plans()), to_plan=plan, effective_date=effective,
+                channel=channel,
+                facilitating_agent_id=draw(st.sampled_from(POOL)
+                                           if channel in FACILITATED_CHANNELS
+                                           else st.none() | st.sampled_from(POOL))))
+    return out
+
+
+@st.composite
+def monotone_worlds(draw: st.DrawFn) -> list[Input]:
+    inputs: list[Input] = []
+    for agent_id in AGENT_IDS:
+        inputs.extend(draw(agent_snapshots(agent_id)))
+    for m in range(draw(st.integers(1, 3))):
+        inputs.extend(draw(monotone_member_events(f"M{m}")))
+    return inputs
+
+
+def _check_net_within_a_year(decisions: list[Decision]) -> None:
+    net: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
+    largest: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
+    for d in decisions:
+        for adj in d.adjustments:
+            key = (adj.member_id, adj.agent_id, adj.plan.plan_year)
+            net[key] += adj.amount or Decimal(0)
+            if adj.kind.value == "START" and adj.annual_amount is not None:
+                largest[key] = max(largest[key], adj.annual_amount)
+    over = {k: (v, largest[k]) for k, v in net.items() if v > largest[k]}
+    assert not over, f"net above the largest annual amount: {over}"
+
+
+@PROFILE
+@given(monotone_worlds(), st.data())
+def test_net_per_member_agent_and_plan_year_never_exceeds_a_years_compensation(
+        inputs: list[Input], data: st.DataObject) -> None:
+    """Recoveries (rapid disenrollment, months not enrolled) and reversals keep what an
+    agent nets for a member and plan year within the largest annual amount among that
+    agent's STARTs there, in replay order and in any arrival order."""
+    _check_net_within_a_year(replayed(inputs).decisions)
+    arrival = data.draw(st.permutations(inputs), label="arrival order")
+    _check_net_within_a_year(run(arrival, settle_later=True).decisions)
+
+
+# ----------------------------------------------- (e) a re-decision equals a fresh replay
+
+# Other rules stand-ins: a history decided under one of these is re-decided under another.
+RULE_SETS = (
+    SETTINGS,
+    PolicySettings(name="facilitator-keeps-out", facilitator_takes_aor=False),
+    PolicySettings(name="unprotected-telesales",
+                   protected_channels=INTERNAL_CHANNELS - {Channel.INTERNAL_TELESALES}),
+)
+
+
+@PROFILE
+@given(worlds(), st.data())
+def test_redeciding_under_new_rules_ends_where_a_fresh_replay_does(
+        inputs: list[Input], data: st.DataObject) -> None:
+    """A history decided under old rules and re-decided from its start under new ones
+    (`redecide`) stands, event by event, where a fresh replay under the new rules does;
+    with a correction window short enough to leave some snapshots outside it too. As for
+    arrival order (contract.md), events must arrive within the window: an event inserted
+    before decisions the window no longer reaches leaves them folded without it."""
+    window = data.draw(st.sampled_from((731, 40, 20)), label="correction window")
+    assume(all(item.recorded_at - item.occurred_at <= timedelta(days=window)
+               for item in inputs if not isinstance(item, AgentStatusSnapshot)))
+    old, new = (replace(data.draw(st.sampled_from(RULE_SETS), label=label),
+                        correction_window_days=window) for label in ("old", "new"))
+    decided = replayed(inputs, old)
+    fresh = replayed(inputs, new)
+    engine = Engine(new, agents=decided.engine.agents, members=decided.engine.members)
+    known = max(s.recorded_at for s in inputs if isinstance(s, AgentStatusSnapshot))
+    superseding = [d for member_id in sorted(engine.members)
+                   for d in engine.redecide(member_id, datetime.min.replace(tzinfo=UTC),
+                                            (known, ALL_IDS))]
+    assert _standing(engine) == _standing(fresh.engine)
+    assert _final_aor(engine) == _final_aor(fresh.engine)
+    # What was emitted, the superseding decisions included, nets to the fresh replay.
+    assert _net(decided.decisions + superseding) == _net(fresh.decisions)
+    for d in superseding:
+        assert d.assignment.revision > 0 and d.assignment.supersedes_decision_id
+    # Idempotent: the same rules again supersede nothing.
+    assert not [d for m in sorted(engine.members)
+                for d in engine.redecide(m, datetime.min.replace(tzinfo=UTC), (known, ALL_IDS))]

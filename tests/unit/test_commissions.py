@@ -73,16 +73,20 @@ def shape(adjs: tuple[CommissionAdjustment, ...]) -> list[tuple[object, ...]]:
 
 
 def test_like_ma_change_effective_february_pays_renewal_and_stops_the_old_plan() -> None:
+    """policy.md: initial enrollment year 2025, a like change effective 2026-02-01 into a
+    national MA plan pays 11/12 x 347.00 = 318.08. The STOP is dated after the 2025 START's
+    plan year, so it recovers nothing and carries no amounts."""
     e = engine()
-    first = decide(e, enrollment(plan=MA_26, effective=date(2026, 1, 1), writing="A"))
-    assert shape(first.adjustments) == [(START, "A", MA_26.plan_id, INITIAL, date(2026, 1, 1),
-                                         D("694.00"))]
+    first = decide(e, enrollment(plan=MA_25, effective=date(2025, 1, 1), writing="A",
+                                 occurred=at(-320)))
+    assert shape(first.adjustments) == [(START, "A", MA_25.plan_id, INITIAL, date(2025, 1, 1),
+                                         D("626.00"))]
     change = decide(e, plan_change(channel=DPCL, to_plan=MAPD_26, effective=date(2026, 2, 1),
                                    occurred=at(80)))
     assert change.assignment.outcome is Outcome.RETAINED
     stop, start = change.adjustments
     assert (stop.kind, stop.agent_id, stop.plan, stop.effective_date) == (
-        STOP, "A", MA_26, date(2026, 1, 31))
+        STOP, "A", MA_25, date(2026, 1, 31))
     assert (stop.basis, stop.months, stop.annual_amount, stop.amount, stop.schedule_region) == (
         None, None, None, None, None)
     assert (start.kind, start.agent_id, start.plan, start.basis, start.effective_date) == (
@@ -106,7 +110,10 @@ UNLIKE = [
 def test_like_or_unlike_plan_type(name: str, old: PlanRef, new: PlanRef, basis: Basis,
                                   amount: Decimal) -> None:
     e = engine()
-    decide(e, enrollment(plan=old, writing="A"))
+    # Enrolled in 2025 (the initial enrollment year), so a like change into 2026 renews.
+    old_25 = PlanRef(old.plan_id, old.plan_type, 2025)
+    decide(e, enrollment(plan=old_25, effective=date(2025, 1, 1), writing="A",
+                         occurred=at(-320)))
     change = decide(e, plan_change(channel=DPCL, to_plan=new, effective=date(2026, 2, 1),
                                    occurred=at(80)))
     start = change.adjustments[-1]
@@ -148,14 +155,22 @@ def test_member_state_beats_from_plan() -> None:
     assert change.adjustments[-1].basis is INITIAL
 
 
-def test_house_account_assignment_follows_the_same_rule() -> None:
+@pytest.mark.parametrize(("plan", "effective", "basis", "amount"), [
+    # The house enrollment made 2026 the initial enrollment year: INITIAL, 694 * 10/12.
+    (MA_26, date(2026, 1, 1), INITIAL, D("578.33")),
+    # Initial enrollment year 2025: a like change into 2026 renews, 347 * 10/12.
+    (MA_25, date(2025, 1, 1), RENEWAL, D("289.17")),
+], ids=["in-the-initial-year", "after-it"])
+def test_house_account_assignment_follows_the_same_rule(plan: PlanRef, effective: date,
+                                                        basis: Basis, amount: Decimal) -> None:
     e = engine()
-    decide(e, enrollment(plan=MA_26, writing=None))  # E2: house
+    decide(e, enrollment(plan=plan, effective=effective, writing=None,
+                         occurred=at(-320)))  # E2: house
     d = decide(e, plan_change(channel=Channel.AGENT_APPLICATION, facilitator="B",
                               to_plan=MAPD_26, effective=date(2026, 3, 1), occurred=at(100)))
     assert d.assignment.outcome is Outcome.ASSIGNED
-    assert shape(d.adjustments) == [(START, "B", MAPD_26.plan_id, RENEWAL, date(2026, 3, 1),
-                                     D("289.17"))]  # 347 * 10/12 = 289.166..
+    assert shape(d.adjustments) == [(START, "B", MAPD_26.plan_id, basis, date(2026, 3, 1),
+                                     amount)]
 
 
 # -------------------------------------------------------------------------- regions

@@ -15,7 +15,7 @@ from processor.policy_io.build import build_policy
 
 def test_defaults_are_the_bulletin() -> None:
     settings = load_settings()
-    assert settings.correction_window_days == 400
+    assert settings.correction_window_days == 731  # the current and the previous year
     assert settings.plan_years == (2024, 2025, 2026)
     assert Channel.INTERNAL_TELESALES in settings.protected_channels
     assert settings.eligibility_checks == frozenset(Check)

@@ -13,6 +13,7 @@ from processor.domain.member import new_member, on_snapshot
 from processor.domain.model import (
     AdjustmentKind,
     AgentStatusSnapshot,
+    Basis,
     Channel,
     Decision,
     MemberEvent,
@@ -20,15 +21,17 @@ from processor.domain.model import (
     Reason,
 )
 from processor.domain.settings import PolicySettings
-from tests.builders import MA_25, MA_26, MAPD_26, at, enrollment, plan_change, snapshot
+from tests.builders import MA_25, MA_26, MAPD_26, PDP_26, at, enrollment, plan_change, snapshot
 
 DEFAULT = PolicySettings()
 START, STOP, REVERSAL = AdjustmentKind.START, AdjustmentKind.STOP, AdjustmentKind.REVERSAL
 D = Decimal
 
 ENR = enrollment("enr-1", plan=MA_26, writing="A", occurred=at(0))  # E3: A, START 694.00
+# Row 3, a month after ENR took effect: a rapid disenrollment (the STOP recovers all 694.00)
+# in the initial enrollment year (the START pays INITIAL, 11 months: 636.17).
 CHG = plan_change("chg-1", channel=Channel.DEDICATED_PLAN_CHANGE_LINE, to_plan=MAPD_26,
-                  effective=date(2026, 2, 1), occurred=at(80))  # row 3: STOP + START 318.08
+                  effective=date(2026, 2, 1), occurred=at(80))
 # Recorded at day 100, in force since day -10: A was never appointed in FL.
 NOT_APPOINTED = snapshot("A", snapshot_id="A-late", effective=at(-10), recorded=at(100),
                          appointed=("GA",))
@@ -73,17 +76,19 @@ def test_late_snapshot_supersedes_and_reverses() -> None:
     assert reversal.decision_id == enr1.decision_id
 
     # The plan change: no original agent any more (row 2); its STOP and START reversed, in
-    # the order they were emitted; a reversed STOP has a null amount.
+    # the order they were emitted; a reversed STOP carries the negated recovery.
     assert (chg1.revision, chg1.supersedes_decision_id) == (1, chg.assignment.decision_id)
     assert (chg1.outcome, chg1.reason, chg1.agent_of_record_id) == (
         Outcome.HOUSE, Reason.NO_ORIGINAL_AGENT, None)
     stop_rev, start_rev = out[1].adjustments
     old_stop, old_start = chg.adjustments
+    assert old_stop.amount == D("-694.00")
     assert (stop_rev.kind, stop_rev.amount, stop_rev.reverses_adjustment_id) == (
-        REVERSAL, None, old_stop.adjustment_id)
-    assert (stop_rev.plan, stop_rev.effective_date) == (old_stop.plan, old_stop.effective_date)
+        REVERSAL, D("694.00"), old_stop.adjustment_id)
+    assert (stop_rev.plan, stop_rev.effective_date, stop_rev.months, stop_rev.basis) == (
+        old_stop.plan, old_stop.effective_date, 12, Basis.INITIAL)
     assert (start_rev.kind, start_rev.amount, start_rev.reverses_adjustment_id) == (
-        REVERSAL, D("-318.08"), old_start.adjustment_id)
+        REVERSAL, D("-636.17"), old_start.adjustment_id)
     # decided_as_of is the horizon: the snapshot's recorded_at, later than the events'.
     assert enr1.decided_as_of == chg1.decided_as_of == at(100)
     assert e.members["M1"].agent_of_record_id is None
@@ -103,7 +108,7 @@ def test_superseding_decision_puts_reversals_before_new_adjustments() -> None:
     assert new.assignment.outcome is Outcome.TRANSFERRED
     # The STOP of A is unchanged: kept, not re-emitted. A's START is reversed, C's added.
     assert [(a.kind, a.agent_id, a.amount) for a in new.adjustments] == [
-        (REVERSAL, "A", D("-318.08")), (START, "C", D("318.08"))]
+        (REVERSAL, "A", D("-636.17")), (START, "C", D("636.17"))]
     assert [a.adjustment_id for a in new.adjustments] == [
         ids.adjustment_id(new.assignment.decision_id, i) for i in range(2)]
 
@@ -152,8 +157,9 @@ def test_correction_of_a_correction_is_revision_2() -> None:
     # Revision 1 stood by nothing, so revision 2 only adds the START again.
     assert [(a.kind, a.amount) for a in enr2.adjustments] == [(START, D("694.00"))]
     assert enr2.adjustments[0].adjustment_id != enr.adjustments[0].adjustment_id
+    # The STOP recovers the START of the enrollment's revision 2 (the one it now stops).
     assert [(a.kind, a.agent_id, a.amount) for a in chg2.adjustments] == [
-        (STOP, "A", None), (START, "A", D("318.08"))]
+        (STOP, "A", D("-694.00")), (START, "A", D("636.17"))]
     assert e.members["M1"].agent_of_record_id == "A"
     assert all(d.assignment.decided_as_of == at(110) for d in out)
 
@@ -174,15 +180,17 @@ def test_late_event_earlier_in_history_redecides_later_events() -> None:
     assert (a.outcome, a.reason, a.previous_agent_id, a.agent_of_record_id) == (
         Outcome.RETAINED, Reason.INTERNAL_PLAN_CHANGE_PROTECTED, "A", "A")
     assert [(x.kind, x.agent_id, x.amount) for x in chg1.adjustments] == [
-        (STOP, "A", None), (START, "A", D("318.08"))]
+        (STOP, "A", D("-694.00")), (START, "A", D("636.17"))]
     # Horizon of the re-decision: max(chg recorded_at = day 80, trigger recorded_at = 90).
     assert a.decided_as_of == at(90)
 
 
 def test_late_event_that_changes_nothing_later_emits_only_its_own_decision() -> None:
     e = engine()
+    # Unlike plan type: INITIAL whether or not the late enrollment makes 2026 the member's
+    # initial enrollment year.
     chg = plan_change("chg-1", channel=Channel.AGENT_APPLICATION, facilitator="B",
-                      from_plan=MA_26, to_plan=MAPD_26, effective=date(2026, 2, 1),
+                      from_plan=MA_26, to_plan=PDP_26, effective=date(2026, 2, 1),
                       occurred=at(80))
     e.on_event(chg)
     late_house = enrollment("enr-1", plan=MA_26, writing=None, occurred=at(0),
@@ -199,6 +207,7 @@ def test_late_event_after_everything_redecides_nothing() -> None:
     assert [d.assignment.source_event_id for d in e.on_event(later).decisions] == ["chg-2"]
 
 
+WINDOW_400 = PolicySettings(correction_window_days=400)
 OLD = enrollment("enr-old", plan=MA_25, effective=date(2025, 1, 1), writing="A",
                  occurred=at(-300))
 
@@ -222,7 +231,7 @@ def test_snapshot_correction_window(days_late: int, window: int, redecided: bool
 
 
 def test_late_event_does_not_redecide_events_older_than_the_window() -> None:
-    e = engine(OLD)
+    e = engine(OLD, settings=WINDOW_400)
     # A plan change that happened before OLD, recorded 401 days after OLD happened.
     older = plan_change("chg-older", channel=Channel.AGENT_APPLICATION, facilitator="B",
                         to_plan=MA_25, effective=date(2025, 1, 1), occurred=at(-305),
@@ -236,7 +245,7 @@ def test_late_event_does_not_redecide_events_older_than_the_window() -> None:
 
 def test_late_event_redecides_events_inside_the_window_only() -> None:
     e = engine(OLD, plan_change("chg-new", channel=Channel.DEDICATED_PLAN_CHANGE_LINE,
-                                to_plan=MAPD_26, occurred=at(10)))
+                                to_plan=MAPD_26, occurred=at(10)), settings=WINDOW_400)
     older = plan_change("chg-older", channel=Channel.AGENT_APPLICATION, facilitator="B",
                         to_plan=MA_25, effective=date(2025, 1, 1), occurred=at(-305),
                         recorded=at(101))

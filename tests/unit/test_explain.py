@@ -1,8 +1,9 @@
 """`explain`: a member's AOR history built from what the real Engine emits.
 
-The dispute scenario: agent A enrolls the member; an internal plan change keeps A as
-AOR (row 3); a late snapshot then says A was terminated before the change, so the
-change is corrected to RELEASED (row 4) with a REVERSAL of A's START.
+The dispute scenario: agent A enrolls the member; an internal plan change a month later
+keeps A as AOR (row 3), a rapid disenrollment (its STOP recovers A's first START); a late
+snapshot then says A was terminated before the change, so the change is corrected to
+RELEASED (row 4) with a REVERSAL of A's new START. A is left with nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ D = Decimal
 A_0 = snapshot("A", snapshot_id="A-0", effective=at(-1000))
 ENR = enrollment("enr-1", plan=MA_26, writing="A", occurred=at(0))  # E3: START 694.00
 CHG = plan_change("chg-1", channel=Channel.DEDICATED_PLAN_CHANGE_LINE, to_plan=MAPD_26,
-                  effective=date(2026, 2, 1), occurred=at(80))  # row 3: STOP, START 318.08
+                  effective=date(2026, 2, 1), occurred=at(80))  # row 3: STOP -694, START 636.17
 # Recorded on day 100: A was terminated on day 50, before the plan change.
 A_TERM = snapshot("A", snapshot_id="A-term", effective=at(50), recorded=at(100),
                   status=AgentStatus.TERMINATED)
@@ -130,19 +131,20 @@ def test_the_correction_shows_what_changed_and_the_reversal(dispute: Explanation
     reversal, = correction.reversals
     start = next(a for a in dispute.steps[1].adjustments if a.kind is AdjustmentKind.START)
     assert (reversal.kind, reversal.agent_id, reversal.amount, reversal.reverses_adjustment_id) \
-        == (AdjustmentKind.REVERSAL, "A", D("-318.08"), start.adjustment_id)
+        == (AdjustmentKind.REVERSAL, "A", D("-636.17"), start.adjustment_id)
     assert correction.new_adjustments == ()
     assert any("A-term" in cause for cause in correction.causes)
 
 
 def test_adjustments_and_the_net_per_agent(dispute: Explanation) -> None:
     kinds = [(a.kind.value, a.amount) for a in dispute.adjustments]
-    assert kinds == [("START", D("694.00")), ("STOP", None), ("START", D("318.08")),
-                     ("REVERSAL", D("-318.08"))]
+    assert kinds == [("START", D("694.00")), ("STOP", D("-694.00")), ("START", D("636.17")),
+                     ("REVERSAL", D("-636.17"))]
     total, = dispute.totals
-    assert (total.agent_id, total.starts, total.reversals, total.stops, total.net) == (
-        "A", D("1012.08"), D("-318.08"), 1, D("694.00"))
-    assert dispute.summary.net == D("694.00")
+    # Net adds every amount, the STOP's recovery included.
+    assert (total.agent_id, total.starts, total.recoveries, total.reversals, total.stops,
+            total.net) == ("A", D("1330.17"), D("-694.00"), D("-636.17"), 1, D("0.00"))
+    assert dispute.summary.net == D("0.00")
 
 
 def test_json_round_trips(dispute: Explanation) -> None:
@@ -150,9 +152,10 @@ def test_json_round_trips(dispute: Explanation) -> None:
     document = json.loads(text)
     assert [d["label"] for d in document["decisions"]] == ["enr-1 r0", "chg-1 r0", "chg-1 r1"]
     assert document["decisions"][2]["failed_eligibility_checks"][0]["rule"] == "ACTIVE"
-    assert document["net_by_agent"] == [{"agent_id": "A", "starts": "1012.08",
-                                         "reversals": "-318.08", "stops": 1, "net": "694.00"}]
-    assert document["corrections"][0]["reversals"][0]["amount"] == "-318.08"
+    assert document["net_by_agent"] == [{"agent_id": "A", "starts": "1330.17",
+                                         "recoveries": "-694.00", "reversals": "-636.17",
+                                         "stops": 1, "net": "0.00"}]
+    assert document["corrections"][0]["reversals"][0]["amount"] == "-636.17"
     assert {s["snapshot_id"]: s["late"] for s in document["snapshots"]} == {
         "A-0": False, "A-term": True}
     back = explanation_from_json(text)
@@ -166,7 +169,8 @@ def test_text_rendering_reads_as_the_explanation(dispute: Explanation) -> None:
     out = buffer.getvalue()
     for expected in ("AOR history of member M1", "chg-1 r1", "RELEASED ORIGINAL_AGENT_INELIGIBLE",
                      "FAIL", "status TERMINATED", "A-term", "LATE", "Correction chg-1 r1",
-                     "REVERSAL", "-318.08", "Net per agent", "694.00"):
+                     "REVERSAL", "-636.17", "Net per agent", "-694.00",
+                     "RAPID_DISENROLLMENT", "whole START is recovered"):
         assert expected in out, expected
 
 

@@ -1,12 +1,17 @@
-"""Member state <-> changelog bytes: exact round trips, format 1 still read, loud failures.
+"""Member state <-> changelog bytes: exact round trips, formats 1 and 2 still read, loud
+failures.
 
 decode_state trusts the changelog (it skips the contract validation), so these tests hold
 it to the validating decoder: for every state of a generated history, and for a record
 written by the format-1 code itself (state_codec_v1_member.json, saved before format 2).
+Format 2 is checked against the records the format-2 code wrote for the bundled sample
+(tests/fixtures/rules-1, saved before rules revision 2).
 """
 
 from __future__ import annotations
 
+import gzip
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -36,7 +41,7 @@ from processor.domain.model import (
     PlanType,
     Reason,
 )
-from processor.domain.policy import Position
+from processor.domain.policy import INITIAL_YEAR_NOT_RECORDED, Position
 from processor.domain.settings import PolicySettings
 from processor.files.replay import merge_key
 from processor.generate.history import GeneratorConfig, generate
@@ -45,9 +50,18 @@ from processor.state.codec import (
     decode_state,
     encode_state,
     encode_state_v1,
+    encode_state_v2,
 )
 
 GOLDEN_V1 = Path(__file__).with_name("state_codec_v1_member.json")
+RULES_1_STATES = Path(__file__).parents[1] / "fixtures" / "rules-1" / "member-states.jsonl.gz"
+
+
+def not_recorded(state: MemberState) -> MemberState:
+    """The state as formats 1 and 2 carry it: no initial enrollment year recorded."""
+    return replace(state, history=tuple(
+        replace(e, position=replace(e.position, initial_year=INITIAL_YEAR_NOT_RECORDED))
+        for e in state.history))
 
 
 @cache
@@ -92,7 +106,7 @@ def validated_v1(data: bytes) -> MemberState:
         assert plan is not None
         position = Position(p["aor"], plan, date.fromisoformat(p["effective_date"]),
                             None if p["start"] is None else adjustment_of(p["start"]),
-                            plan_of(p["prior_plan"]))
+                            plan_of(p["prior_plan"]), INITIAL_YEAR_NOT_RECORDED)
         history.append(Entry(
             event, raw["revision"], raw["decision_id"], Outcome(raw["outcome"]),
             Reason(raw["reason"]), raw["aor"], raw["review"],
@@ -105,7 +119,7 @@ def validated_v1(data: bytes) -> MemberState:
     return MemberState(body["member_id"], tuple(history), seen)
 
 
-# --- format 2 -------------------------------------------------------------------------------
+# --- format 3 -------------------------------------------------------------------------------
 
 
 def test_generated_states_round_trip_exactly() -> None:
@@ -121,6 +135,7 @@ def test_generated_states_round_trip_exactly() -> None:
     assert any(snap is None for e in entries for _, snap in e.looked_at)
     assert any(a.kind is AdjustmentKind.REVERSAL for a in adjustments)
     assert any(a.decision_id != e.decision_id for e in entries for a in e.adjustments)
+    assert any(e.position.initial_year for e in entries)
     for state in states:
         data = encode_state(state)
         assert data.startswith(b"[%d," % STATE_VERSION)
@@ -155,16 +170,17 @@ def test_decoded_values_have_the_domain_types() -> None:
             assert entry.position.plan is event.new_plan
 
 
-def test_format_2_is_much_smaller_than_format_1() -> None:
+def test_format_3_is_much_smaller_than_format_1() -> None:
     states = generated_states()
-    v2 = sum(len(encode_state(s)) for s in states)
+    v3 = sum(len(encode_state(s)) for s in states)
     v1 = sum(len(encode_state_v1(s)) for s in states)
-    assert v2 * 2 < v1
+    assert v3 * 2 < v1
 
 
 def test_a_new_member_round_trips() -> None:
     state = new_member("mbr-1")
     assert decode_state(encode_state(state)) == state
+    assert decode_state(encode_state_v2(state)) == state
     assert decode_state(encode_state_v1(state)) == state
 
 
@@ -260,7 +276,8 @@ def entries(draw: st.DrawFn) -> Entry:
         start = draw(ADJUSTMENTS)
     plan = event.new_plan if draw(st.booleans()) else draw(PLANS)
     effective = event.effective_date if draw(st.booleans()) else draw(DATES)
-    position = Position(draw(OPTIONAL_IDS), plan, effective, start, draw(st.none() | PLANS))
+    position = Position(draw(OPTIONAL_IDS), plan, effective, start, draw(st.none() | PLANS),
+                        draw(st.none() | st.integers(0, 2100)))
     looked_at = tuple(draw(st.lists(st.tuples(IDS, OPTIONAL_IDS), max_size=3)))
     return Entry(event, draw(st.integers(0, 5)), draw(IDS), draw(st.sampled_from(Outcome)),
                  draw(st.sampled_from(Reason)), draw(OPTIONAL_IDS), draw(st.booleans()),
@@ -293,7 +310,7 @@ def test_format_1_records_decode_as_the_validating_decoder_did() -> None:
         data = encode_state_v1(state)
         assert data.startswith(b'{"v":1,')
         decoded = decode_state(data)
-        assert decoded == state
+        assert decoded == not_recorded(state)
         assert decoded == validated_v1(data)
 
 
@@ -308,16 +325,43 @@ def test_a_record_written_by_the_format_1_code_still_decodes() -> None:
                                                    AdjustmentKind.REVERSAL]
     assert change.adjustments[1].amount == Decimal("-694.00")
     assert change.position.start == change.adjustments[0]
-    # encode_state_v1 still writes those very bytes, and format 2 carries the state exactly.
+    # encode_state_v1 still writes those very bytes, and format 3 carries the state exactly.
     assert encode_state_v1(decoded) == data
     assert decode_state(encode_state(decoded)) == decoded
+
+
+# --- format 2 -----------------------------------------------------------------------------------
+
+
+def test_format_2_records_decode_without_an_initial_enrollment_year() -> None:
+    for state in generated_states():
+        data = encode_state_v2(state)
+        assert data.startswith(b"[2,")
+        assert decode_state(data) == not_recorded(state)
+
+
+def test_records_written_by_the_format_2_code_still_decode() -> None:
+    """The changelog records the format-2 code wrote for the bundled sample's 300 members."""
+    with gzip.open(RULES_1_STATES, "rb") as lines:
+        records = [orjson.loads(line) for line in lines]
+    assert len(records) == 300
+    for member_id, body in records:
+        data = orjson.dumps(body)
+        decoded = decode_state(data)
+        assert decoded.member_id == member_id and decoded.history
+        assert {e.position.initial_year for e in decoded.history} == {
+            INITIAL_YEAR_NOT_RECORDED}
+        # encode_state_v2 writes those very bytes: format 2 is format 3 less the year.
+        assert encode_state_v2(decoded) == data
+        assert decode_state(encode_state(decoded)) == decoded
 
 
 # --- failures -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("data", [
-    b"[3,\"mbr-1\",[],[]]",  # a format from the future
+    b"[4,\"mbr-1\",[],[]]",  # a format from the future
+    b"[0,\"mbr-1\",[],[]]",
     b"{\"v\":7,\"member_id\":\"mbr-1\",\"history\":[],\"seen\":[]}",
     b"[2,\"mbr-1\",[]]",  # a field short
     b"[2,\"mbr-1\",[[1,2,3]],[]]",

@@ -100,13 +100,14 @@ def test_unprotected_channel_releases_the_aor_and_the_agent_loses_the_start() ->
     diff = compare(baseline, scenario)
 
     # Only M1 changes: AOR A -> house, outcome and reason of chg-1, and the START is gone
-    # (a like change effective March 2026: 347.00 x 10/12 = 289.17).
+    # (a like change effective March 2026 in the initial enrollment year: 694.00 x 10/12 =
+    # 578.33). Both sides keep the STOP, a rapid disenrollment that recovers all 694.00.
     assert [m.member_id for m in diff.members] == ["M1"]
     m1 = diff.members[0]
     assert (m1.baseline_aor, m1.scenario_aor) == ("A", None)
     assert m1.changed == ("aor", "outcome", "reason", "adjustments")
     assert (m1.baseline_net, m1.scenario_net, m1.delta) == (
-        Decimal("983.17"), Decimal("694.00"), Decimal("-289.17"))
+        Decimal("578.33"), Decimal("0.00"), Decimal("-578.33"))
     assert [c.event_id for c in m1.event_changes] == ["chg-1"]
     assert m1.event_changes[0].describe() == (
         "RETAINED INTERNAL_PLAN_CHANGE_PROTECTED -> RELEASED INTERNAL_CHANNEL_NOT_PROTECTED")
@@ -114,7 +115,7 @@ def test_unprotected_channel_releases_the_aor_and_the_agent_loses_the_start() ->
     agents = {a.agent_id: a for a in diff.agents}
     assert set(agents) == {"A", "B"}
     assert (agents["A"].baseline_net, agents["A"].scenario_net, agents["A"].delta) == (
-        Decimal("983.17"), Decimal("694.00"), Decimal("-289.17"))
+        Decimal("578.33"), Decimal("0.00"), Decimal("-578.33"))
     assert (agents["A"].members_gained, agents["A"].members_lost) == (0, 1)
     assert (agents["B"].delta, agents["B"].members_gained, agents["B"].members_lost) == (
         Decimal("0.00"), 0, 0)
@@ -129,7 +130,7 @@ def test_unprotected_channel_releases_the_aor_and_the_agent_loses_the_start() ->
     assert (diff.members_compared, diff.members_changed, diff.aor_changes) == (2, 1, 1)
     assert (diff.events_compared, diff.events_changed) == (3, 1)
     assert (diff.baseline_total, diff.scenario_total, diff.delta) == (
-        Decimal("1677.17"), Decimal("1388.00"), Decimal("-289.17"))
+        Decimal("1272.33"), Decimal("694.00"), Decimal("-578.33"))
     assert diff.baseline_versions == (DEFAULT.policy_version,)
     assert diff.scenario_versions == (UNPROTECTED_DPC.policy_version,)
     # The timeline counts latest revisions by month of effective date.
@@ -151,20 +152,20 @@ def test_csv_files_hold_the_rows_and_add_up_to_the_totals(tmp_path: Path) -> Non
     assert members == [{
         "member_id": "M1", "baseline_aor": "A", "scenario_aor": "",
         "changed": "aor;outcome;reason;adjustments", "events_changed": "1",
-        "baseline_net": "983.17", "scenario_net": "694.00", "delta": "-289.17"}]
+        "baseline_net": "578.33", "scenario_net": "0.00", "delta": "-578.33"}]
 
     agents = read_csv(tmp_path / "agents.csv")
     assert tuple(agents[0]) == AGENTS_HEADER
     assert agents == [
-        {"agent_id": "A", "baseline_net": "983.17", "scenario_net": "694.00",
-         "delta": "-289.17", "members_gained": "0", "members_lost": "1"},
+        {"agent_id": "A", "baseline_net": "578.33", "scenario_net": "0.00",
+         "delta": "-578.33", "members_gained": "0", "members_lost": "1"},
         {"agent_id": "B", "baseline_net": "694.00", "scenario_net": "694.00",
          "delta": "0.00", "members_gained": "0", "members_lost": "0"},
     ]
     # Per-agent rows add up to the totals.
     assert sum(Decimal(a["baseline_net"]) for a in agents) == diff.baseline_total
     assert sum(Decimal(a["scenario_net"]) for a in agents) == diff.scenario_total
-    assert sum(Decimal(a["delta"]) for a in agents) == Decimal("-289.17")
+    assert sum(Decimal(a["delta"]) for a in agents) == Decimal("-578.33")
 
     reasons = read_csv(tmp_path / "reasons.csv")
     assert tuple(reasons[0]) == REASONS_HEADER
@@ -176,7 +177,7 @@ def test_csv_files_hold_the_rows_and_add_up_to_the_totals(tmp_path: Path) -> Non
 
     summary = summary_json(diff, scenario_settings(UNPROTECTED_DPC), top=20)
     assert summary["members_changed"] == 1
-    assert summary["net_delta"] == "-289.17"
+    assert summary["net_delta"] == "-578.33"
     assert summary["changed_fields"] == {"events": 0, "aor": 1, "outcome": 1, "reason": 1,
                                          "adjustments": 1}
     json.dumps(summary)  # serialisable as is
@@ -315,11 +316,11 @@ def test_report_is_well_formed_self_contained_and_has_both_charts() -> None:
         bars = [r for r in svg.iter(f"{SVG}rect") if "bar" in (r.get("class") or "")]
         assert bars and all(r.find(f"{SVG}title") is not None for r in bars)
         assert any("axis-title" in (t.get("class") or "") for t in svg.iter(f"{SVG}text"))
-    # Agent A loses 289.17 (a loss bar); the headline shows the delta and both versions.
+    # Agent A loses 578.33 (a loss bar); the headline shows the delta and both versions.
     agent_bars = [r for r in svgs[1].iter(f"{SVG}rect") if "loss" in (r.get("class") or "")]
     assert len(agent_bars) == 1
     text = "".join(root.itertext())
-    assert "\u2212289.17" in text
+    assert "\u2212578.33" in text
     assert DEFAULT.policy_version in text and UNPROTECTED_DPC.policy_version in text
     # Nothing external: no scripts, links, images or remote URLs.
     assert root.find(f".//{XHTML}script") is None
