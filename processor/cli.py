@@ -185,6 +185,40 @@ def build_parser() -> argparse.ArgumentParser:
     rewind.add_argument("--dry-run", action="store_true", help="show, change nothing")
     _policy_flags(rewind)
 
+    redecide = commands.add_parser(
+        "redecide", help="after an upgrade: re-decide what the live group published under "
+                         "the rules this release runs",
+        description="Re-decide, under this release's rules and the policy settings, every "
+                    "event that occurred at or after --from, from the member states in the "
+                    "changelog (what the live outputs stand by) and the whole agent-status "
+                    "table. Each event decided differently gets a superseding decision: the "
+                    "next revision, REVERSALs of what it no longer stands by and the new "
+                    "adjustments, under the new policy_version; unchanged events emit "
+                    "nothing. Check the result first with --output DIR or --output-prefix "
+                    "PREFIX (nothing live changes), then write it with --live: the live "
+                    "output topics and the re-decided member states, in transactions of "
+                    "whole members (a re-run after a crash emits nothing twice). Every "
+                    "instance must be stopped first. See RUNBOOK.md, 'Upgrading the rules'.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _kafka_flags(redecide)
+    redecide.add_argument("--from", dest="redecide_from", type=_instant, required=True,
+                          metavar="DATETIME",
+                          help="re-decide events that occurred at or after this (RFC 3339 "
+                               "with an offset); earlier ones keep their decisions")
+    redecide_target = redecide.add_mutually_exclusive_group(required=True)
+    redecide_target.add_argument("--output", type=Path, metavar="DIR",
+                                 help="write the superseding decisions to files, to check")
+    redecide_target.add_argument("--output-prefix", metavar="PREFIX",
+                                 help="write them to topics PREFIX + output topic, to check")
+    redecide_target.add_argument("--live", action="store_true",
+                                 help="write them to the live output topics and the "
+                                      "re-decided member states to the changelog")
+    redecide.add_argument("--format", choices=["jsonl", "avro"], default="jsonl",
+                          help="with --output: file format (default jsonl)")
+    redecide.add_argument("--no-progress", action="store_true", help="no progress bar")
+    redecide.add_argument("--quiet", action="store_true", help="no summary tables")
+    _policy_flags(redecide)
+
     what_if = commands.add_parser(
         "what-if", help="replay with other policy settings and diff against the outputs",
         description="Replay the input folder in memory with the scenario's policy settings "
@@ -438,6 +472,76 @@ def cmd_rewind(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_redecide(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from processor.codec.kinds import FileFormat
+    from processor.files.outputs import FileSink
+    from processor.files.render import render_summary
+    from processor.kafka.redecide import LiveTarget, RedecideTarget, SinkTarget, redecide_topics
+    from processor.kafka.registry import wire_codec
+    from processor.kafka.sinks import TopicSink
+    from processor.policy_io.build import build_policy
+
+    settings = _settings(args)
+    policy = build_policy(settings)
+    _verify_kafka_access(settings)
+    wire = wire_codec(settings)
+    target: RedecideTarget
+    if args.output is not None:
+        target = SinkTarget(FileSink(args.output, FileFormat(args.format)))
+        where = str(args.output)
+    elif args.output_prefix is not None:
+        target = SinkTarget(TopicSink(settings, args.output_prefix, wire))
+        where = f"topics {args.output_prefix}*"
+    else:
+        target = LiveTarget(settings, wire)
+        where = "the live output topics and the changelog"
+    console = Console(stderr=True)
+    show = not args.no_progress and console.is_terminal
+    started = time.perf_counter()
+    with _progress(console) as bar:
+        task = bar.add_task("re-deciding members", total=None, visible=show)
+        report = redecide_topics(
+            settings, policy, wire, args.redecide_from, target,
+            lambda done, total: bar.update(task, completed=done, total=total))
+    seconds = time.perf_counter() - started
+    if args.output is not None:
+        (args.output / "summary.json").write_text(json.dumps(
+            {"policy_version": policy.policy_version, "from": args.redecide_from.isoformat(),
+             "members": report.members, "members_superseded": report.members_superseded,
+             "net_change": str(report.net_change),
+             "net_change_by_agent": {a: str(v) for a, v in sorted(report.net_by_agent.items())},
+             **report.summary.to_json()}, indent=2) + "\n")
+    if not args.quiet:
+        out = Console()
+        out.print(f"[bold]aor-processor redecide[/bold] events from "
+                  f"{args.redecide_from.isoformat()} -> {where}  policy {policy.policy_version}")
+        table = Table(title="Re-decision", title_justify="left")
+        table.add_column("")
+        table.add_column("", justify="right")
+        table.add_row("agent-status snapshots", f"{report.snapshots:,}")
+        table.add_row("agent table known up to",
+                      report.known.isoformat() if report.known else "nothing")
+        table.add_row("members in the changelog", f"{report.members:,}")
+        table.add_row("members with superseding decisions", f"{report.members_superseded:,}")
+        table.add_row("superseding decisions", f"{report.summary.corrections:,}")
+        table.add_row("member states rewritten" if args.live else "member states to rewrite",
+                      f"{report.members_changed:,}")
+        table.add_row("net change (USD)", f"{report.net_change:,.2f}")
+        out.print(table)
+        agents = Table(title="Largest net changes per agent (USD)", title_justify="left")
+        agents.add_column("agent")
+        agents.add_column("net change", justify="right")
+        for agent, amount in sorted(report.net_by_agent.items(),
+                                    key=lambda kv: (-abs(kv[1]), kv[0]))[:10]:
+            agents.add_row(agent, f"{amount:,.2f}")
+        out.print(agents)
+        render_summary(report.summary, out)
+        out.print(f"{report.members:,} members in {seconds:.1f} s")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from processor.generate.history import GeneratorConfig, generate
     from processor.generate.write import write_history
@@ -568,7 +672,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 COMMANDS = {"replay": cmd_replay, "generate": cmd_generate, "run": cmd_run,
             "topics": cmd_kafka_tool, "load": cmd_kafka_tool, "dump": cmd_kafka_tool,
-            "dev-kafka": cmd_dev_kafka, "rewind": cmd_rewind}
+            "dev-kafka": cmd_dev_kafka, "rewind": cmd_rewind, "redecide": cmd_redecide}
 COMMANDS["what-if"] = cmd_what_if
 COMMANDS["explain"] = cmd_explain
 

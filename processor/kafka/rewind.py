@@ -65,7 +65,8 @@ class _Discard:
         pass
 
 
-def _refuse_if_active(settings: Settings) -> None:
+def refuse_if_active(settings: Settings) -> None:
+    """Refuse to touch the group's state while any instance of it runs."""
     admin = clients.admin(settings)
     group = settings.application_id
     described = admin.describe_consumer_groups([group])[group].result(30)
@@ -119,7 +120,7 @@ def _changelog_members(settings: Settings, partition: int) -> set[bytes]:
 
 def plan_and_rewind(settings: Settings, policy: PolicySettings, wire: WireCodec, to: datetime,
                     clock: Clock, dry_run: bool = True) -> RewindPlan:
-    _refuse_if_active(settings)
+    refuse_if_active(settings)
     probe_config: dict[str, Any] = {"group.id": f"{settings.application_id}.probe"}
     probe = clients.consumer(settings, **probe_config)
     try:

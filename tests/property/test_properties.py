@@ -411,7 +411,7 @@ def monotone_member_events(draw: st.DrawFn, member_id: str) -> list[MemberEvent]
             days=20) + timedelta(hours=k)
         recorded = occurred + timedelta(days=draw(st.sampled_from((0, 0, 0, 1, 20, 90))))
         event_id = f"{member_id}-e{k}"
-        if k == 0 and draw(st.integers(0, 4)) > 0 or draw(st.integers(0, 5)) == 0:
+        if (k == 0 and draw(st.integers(0, 4)) > 0) or draw(st.integers(0, 5)) == 0:
             out.append(Enrollment(
                 event_id=event_id, occurred_at=occurred, recorded_at=recorded,
                 member_id=member_id, member_state=state, plan=plan, effective_date=effective,
