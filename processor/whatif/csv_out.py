@@ -13,8 +13,9 @@ from processor.whatif.diff import CHANGE_FIELDS, WhatIfDiff
 
 MEMBERS_HEADER = ("member_id", "baseline_aor", "scenario_aor", "changed", "events_changed",
                   "baseline_net", "scenario_net", "delta")
+# Recoveries come last, so the earlier columns keep their positions.
 AGENTS_HEADER = ("agent_id", "baseline_net", "scenario_net", "delta", "members_gained",
-                 "members_lost")
+                 "members_lost", "baseline_recoveries", "scenario_recoveries")
 REASONS_HEADER = ("outcome", "reason", "baseline_count", "scenario_count", "delta")
 
 
@@ -32,7 +33,8 @@ def write_csvs(diff: WhatIfDiff, folder: Path) -> dict[str, int]:
         for m in diff.members]
     agents = [
         (a.agent_id, money(a.baseline_net), money(a.scenario_net), money(a.delta),
-         str(a.members_gained), str(a.members_lost))
+         str(a.members_gained), str(a.members_lost), money(a.baseline_recoveries),
+         money(a.scenario_recoveries))
         for a in diff.agents]
     reasons = [
         (r.outcome, r.reason, str(r.baseline_count), str(r.scenario_count), str(r.delta))
@@ -59,7 +61,8 @@ def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> 
 
 def summary_json(diff: WhatIfDiff, scenario_settings: dict[str, object], top: int,
                  ) -> dict[str, object]:
-    """Headline figures, the scenario's settings, per-reason deltas and the top agents."""
+    """Headline figures (nets and the STOP recoveries within them), the scenario's settings,
+    per-reason deltas and the top agents."""
     return {
         "baseline_policy_versions": list(diff.baseline_versions),
         "scenario_policy_versions": list(diff.scenario_versions),
@@ -72,6 +75,9 @@ def summary_json(diff: WhatIfDiff, scenario_settings: dict[str, object], top: in
         "baseline_net": money(diff.baseline_total),
         "scenario_net": money(diff.scenario_total),
         "net_delta": money(diff.delta),
+        "baseline_recoveries": money(diff.baseline_recoveries),
+        "scenario_recoveries": money(diff.scenario_recoveries),
+        "recoveries_delta": money(diff.recoveries_delta),
         "baseline_dead_letters": diff.baseline_dead_letters,
         "scenario_dead_letters": diff.scenario_dead_letters,
         "changed_fields": {f: sum(f in m.changed for m in diff.members)
@@ -81,7 +87,9 @@ def summary_json(diff: WhatIfDiff, scenario_settings: dict[str, object], top: in
                     for r in diff.changed_reasons],
         "top_agents": [{"agent_id": a.agent_id, "baseline_net": money(a.baseline_net),
                         "scenario_net": money(a.scenario_net), "delta": money(a.delta),
-                        "members_gained": a.members_gained, "members_lost": a.members_lost}
+                        "members_gained": a.members_gained, "members_lost": a.members_lost,
+                        "baseline_recoveries": money(a.baseline_recoveries),
+                        "scenario_recoveries": money(a.scenario_recoveries)}
                        for a in diff.top_agents(top)],
     }
 

@@ -9,7 +9,9 @@ included). Compared:
   ``decided_as_of`` of the event's first decision, which is its horizon), the standing
   adjustments (what remains once every REVERSAL has cancelled what it reverses) and
   the net amount (the sum of every amount, reversals included);
-- per agent, the net amount, and the members gained and lost as final AOR;
+- per agent and in total, the net amount and the recoveries: what STOPs take back
+  (policy.md "Commission adjustments"), as it stands once reversals are counted;
+- per agent, the members gained and lost as final AOR;
 - per outcome and reason, the events (latest revisions) on each side;
 - per month (or quarter, for long histories) of effective date, events by outcome.
 """
@@ -89,10 +91,17 @@ class AgentDiff:
     scenario_net: Decimal
     members_gained: int
     members_lost: int
+    # Part of the nets: the amounts of STOPs (<= 0) and of the REVERSALs in their chains.
+    baseline_recoveries: Decimal = ZERO
+    scenario_recoveries: Decimal = ZERO
 
     @property
     def delta(self) -> Decimal:
         return self.scenario_net - self.baseline_net
+
+    @property
+    def recoveries_delta(self) -> Decimal:
+        return self.scenario_recoveries - self.baseline_recoveries
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +142,17 @@ class WhatIfDiff:
     scenario_versions: tuple[str, ...]
     baseline_dead_letters: int
     scenario_dead_letters: int
+    # Part of the totals, as AgentDiff's.
+    baseline_recoveries: Decimal = ZERO
+    scenario_recoveries: Decimal = ZERO
 
     @property
     def delta(self) -> Decimal:
         return self.scenario_total - self.baseline_total
+
+    @property
+    def recoveries_delta(self) -> Decimal:
+        return self.scenario_recoveries - self.baseline_recoveries
 
     @property
     def members_changed(self) -> int:
@@ -172,7 +188,9 @@ class _Side:
     member_net: Mapping[str, Decimal]
     member_standing: Mapping[str, Counter[Signature]]
     agent_net: Mapping[str, Decimal]
+    agent_recoveries: Mapping[str, Decimal]
     total: Decimal
+    recoveries: Decimal
     versions: tuple[str, ...]
 
     def final_aor(self, member_id: str) -> str | None:
@@ -207,7 +225,9 @@ def compare(baseline: RunOutputs, scenario: RunOutputs) -> WhatIfDiff:
     agent_ids = sorted(set(base.agent_net) | set(scen.agent_net) | set(gained) | set(lost))
     agents = tuple(
         AgentDiff(agent_id, base.agent_net.get(agent_id, ZERO),
-                  scen.agent_net.get(agent_id, ZERO), gained[agent_id], lost[agent_id])
+                  scen.agent_net.get(agent_id, ZERO), gained[agent_id], lost[agent_id],
+                  base.agent_recoveries.get(agent_id, ZERO),
+                  scen.agent_recoveries.get(agent_id, ZERO))
         for agent_id in agent_ids)
     event_ids = set(base.latest) | set(scen.latest)
     periods, unit = _timeline(base.latest.values(), scen.latest.values())
@@ -226,6 +246,8 @@ def compare(baseline: RunOutputs, scenario: RunOutputs) -> WhatIfDiff:
         scenario_versions=scen.versions,
         baseline_dead_letters=baseline.dead_letters,
         scenario_dead_letters=scenario.dead_letters,
+        baseline_recoveries=base.recoveries,
+        scenario_recoveries=scen.recoveries,
     )
 
 
@@ -285,14 +307,20 @@ def _index(outputs: RunOutputs) -> _Side:
                      for m, events in by_member.items()}
     member_net: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
     agent_net: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+    agent_recoveries: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
     by_member_adj: defaultdict[str, list[CommissionAdjustment]] = defaultdict(list)
-    total = ZERO
+    # Adjustment ids are unique across members, so chains resolve over the whole side.
+    by_id = {adj.adjustment_id: adj for adj in outputs.adjustments}
+    total = recoveries = ZERO
     for adj in outputs.adjustments:
         by_member_adj[adj.member_id].append(adj)
         amount = adj.amount if adj.amount is not None else ZERO
         member_net[adj.member_id] += amount
         agent_net[adj.agent_id] += amount
         total += amount
+        if recovers(adj, by_id):
+            agent_recoveries[adj.agent_id] += amount
+            recoveries += amount
     for a in latest.values():  # an agent of record with no adjustment still counts
         if a.agent_of_record_id is not None:
             agent_net.setdefault(a.agent_of_record_id, ZERO)
@@ -304,7 +332,9 @@ def _index(outputs: RunOutputs) -> _Side:
         member_net=dict(member_net),
         member_standing={m: standing(adjs) for m, adjs in by_member_adj.items()},
         agent_net=dict(agent_net),
+        agent_recoveries=dict(agent_recoveries),
         total=total,
+        recoveries=recoveries,
         versions=tuple(v for v, _ in sorted(versions.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
@@ -327,17 +357,34 @@ def standing(adjustments: Iterable[CommissionAdjustment]) -> Counter[Signature]:
     by_id = {a.adjustment_id: a for a in items}
     weight: Counter[str] = Counter()
     for adj in items:
-        node, sign, hops = adj, 1, 0
-        while (node.kind is AdjustmentKind.REVERSAL and node.reverses_adjustment_id in by_id
-               and hops < len(items)):
-            node = by_id[node.reverses_adjustment_id]
-            sign, hops = -sign, hops + 1
-        weight[node.adjustment_id] += sign
+        root, hops = _root(adj, by_id, len(items))
+        weight[root.adjustment_id] += -1 if hops % 2 else 1
     result: Counter[Signature] = Counter()
     for adjustment_id, count in weight.items():
         if count > 0:
             result[signature(by_id[adjustment_id])] += count
     return result
+
+
+def recovers(adj: CommissionAdjustment, by_id: Mapping[str, CommissionAdjustment]) -> bool:
+    """Whether `adj`'s amount counts as a recovery: it is a STOP or a REVERSAL in a STOP's
+    chain (reversing a STOP gives its recovery back, reversing that takes it again). A
+    second election's REVERSAL leads to a START, so it is no recovery; nor is a REVERSAL
+    whose target is not in `by_id`, since what it reverses is unknown."""
+    return _root(adj, by_id, len(by_id))[0].kind is AdjustmentKind.STOP
+
+
+def _root(adj: CommissionAdjustment, by_id: Mapping[str, CommissionAdjustment], limit: int,
+          ) -> tuple[CommissionAdjustment, int]:
+    """The root `adj` leads to through `reverses_adjustment_id` (an adjustment that reverses
+    nothing in `by_id`) and the reversals in between; `limit` ends a cycle."""
+    node, hops = adj, 0
+    while node.kind is AdjustmentKind.REVERSAL and hops < limit:
+        target = node.reverses_adjustment_id
+        if target is None or target not in by_id:
+            break
+        node, hops = by_id[target], hops + 1
+    return node, hops
 
 
 def _reasons(base: Iterable[AorAssignment], scen: Iterable[AorAssignment],
@@ -386,6 +433,7 @@ __all__ = [
     "RunOutputs",
     "WhatIfDiff",
     "compare",
+    "recovers",
     "signature",
     "standing",
 ]

@@ -133,6 +133,13 @@ def render_report(diff: WhatIfDiff, scenario_settings: Mapping[str, object],
          _signed_class(diff.delta)),
         ("Baseline net", f"{_e(usd(diff.baseline_total))} <small>USD</small>", ""),
         ("Scenario net", f"{_e(usd(diff.scenario_total))} <small>USD</small>", ""),
+        # Recoveries as their own figures: a net change can hide a change in what STOPs
+        # take back.
+        ("STOP recoveries delta",
+         f"{_e(usd(diff.recoveries_delta, sign=True))} <small>USD</small>",
+         _signed_class(diff.recoveries_delta)),
+        ("Baseline recoveries", f"{_e(usd(diff.baseline_recoveries))} <small>USD</small>", ""),
+        ("Scenario recoveries", f"{_e(usd(diff.scenario_recoveries))} <small>USD</small>", ""),
     ]
     card_html = "".join(
         f'<div class="card"><dt>{_e(label)}</dt>'
@@ -161,8 +168,11 @@ def render_report(diff: WhatIfDiff, scenario_settings: Mapping[str, object],
                     bool(r.delta)) for r in diff.reasons]
     agent_rows = [([(f"<code>{_e(a.agent_id)}</code>", False, ""),
                     _money_cell(a.baseline_net), _money_cell(a.scenario_net),
-                    _money_cell(a.delta, sign=True), (_count(a.members_gained), True, ""),
-                    (_count(a.members_lost), True, "")], False) for a in top]
+                    _money_cell(a.delta, sign=True), _money_cell(a.baseline_recoveries),
+                    _money_cell(a.scenario_recoveries),
+                    _money_cell(a.recoveries_delta, sign=True),
+                    (_count(a.members_gained), True, ""), (_count(a.members_lost), True, "")],
+                   False) for a in top]
     body = f"""<main>
 <header>
 <h1>What-if: scenario policy settings against the historical outputs</h1>
@@ -193,7 +203,9 @@ scenario. Hover a bar segment for its count.</figcaption>
 {agent_deltas(top)}
 <figcaption>Net commission change per agent, scenario {MINUS} baseline, for the
 {len(top)} agents with the largest absolute change (every agent is in
-<code>agents.csv</code>). Bars to the right of zero gain, to the left lose.</figcaption>
+<code>agents.csv</code>). Bars to the right of zero gain, to the left lose. Below each
+agent's net bar, a thinner bar shows the change in its STOP recoveries, part of that net
+(to the left: more taken back; none when they do not change).</figcaption>
 </figure>
 </section>
 <section aria-labelledby="members">
@@ -213,16 +225,21 @@ scenario. Hover a bar segment for its count.</figcaption>
 </section>
 <section aria-labelledby="agents">
 <h2 id="agents">Agents with the largest commission change</h2>
-{_table("Net commission per agent (USD) and members gained or lost as AOR",
+{_table("Net commission per agent (USD), the STOP recoveries within it, and members "
+        "gained or lost as AOR",
         [("agent", False), ("baseline net", True), ("scenario net", True), ("delta", True),
-         ("members gained", True), ("members lost", True)], agent_rows,
+         ("baseline recoveries", True), ("scenario recoveries", True),
+         ("recoveries delta", True), ("members gained", True), ("members lost", True)],
+        agent_rows,
         "No agent's commissions change.")}
 </section>
 <footer>
-<p>Net amounts sum every adjustment's amount, reversals included (a STOP carries none).
-A member's final AOR is the latest revision of its last event in history order. Written by
-aor-processor what-if; members.csv, agents.csv, reasons.csv and summary.json hold the
-same figures.</p>
+<p>Net amounts sum every adjustment's amount, reversals included. Recoveries are what
+STOPs take back (negative amounts: a rapid disenrollment's whole START, otherwise the
+months no longer enrolled), net of the reversals that cancel or restore them; they are
+part of the net. A member's final AOR is the latest revision of its last event in history
+order. Written by aor-processor what-if; members.csv, agents.csv, reasons.csv and
+summary.json hold the same figures.</p>
 </footer>
 </main>"""
     return f"""<!DOCTYPE html>

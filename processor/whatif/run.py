@@ -88,6 +88,8 @@ def print_summary(result: WhatIfResult, console: Console, rows: int = 10) -> Non
     headline.add_row("net commission (USD) baseline -> scenario",
                      f"{money(diff.baseline_total)} -> {money(diff.scenario_total)}")
     headline.add_row("net commission delta (USD)", f"{diff.delta:+.2f}")
+    headline.add_row("recovered by STOPs (USD) baseline -> scenario",
+                     f"{money(diff.baseline_recoveries)} -> {money(diff.scenario_recoveries)}")
     console.print(headline)
     if diff.changed_reasons:
         reasons = _table("Outcome and reason counts that change", ("outcome", "reason"),

@@ -8,7 +8,7 @@ Colours are the Okabe-Ito palette, which colour-blind readers can tell apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from html import escape
 
@@ -23,6 +23,10 @@ OUTCOME_COLOURS: dict[str, str] = {
 }
 GAIN_COLOUR = "#0072B2"
 LOSS_COLOUR = "#D55E00"
+RECOVERY_COLOUR = "#CC79A7"
+# Agent rows: the net bar, and below it the thinner recoveries bar.
+NET_BAR_H = 16
+RECOVERY_BAR_H = 8
 BASELINE_OPACITY = "0.42"
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\""
 MINUS = "\u2212"
@@ -187,30 +191,35 @@ def _legend_outcomes(outcomes: Sequence[str], x: float, y: float) -> list[str]:
 
 
 def agent_deltas(agents: Sequence[AgentDiff], chart_id: str = "chart-agents") -> str:
-    """Diverging horizontal bars: each agent's net commission delta around zero."""
+    """Diverging horizontal bars around zero: each agent's net commission delta and, below
+    it as its own series, the delta of the STOP recoveries within that net."""
     width = 1100
-    row_h, top, bottom = 26, 56, 60
+    row_h, top, bottom = 34, 70, 60
     label_w, value_w = 150, 96
     height = top + bottom + row_h * max(len(agents), 1)
     plot_left, plot_right = label_w + value_w, width - value_w
     title = (f"Commission deltas per agent (top {len(agents)} by absolute delta)" if agents
              else "Commission deltas per agent")
     gains = sum(a.delta > 0 for a in agents)
+    recovering = sum(a.recoveries_delta != 0 for a in agents)
     desc = (f"Horizontal bars of each agent's net commission change, scenario minus "
             f"baseline, in USD: {gains} agents gain (bars to the right of zero), "
-            f"{len(agents) - gains} lose (bars to the left).")
+            f"{len(agents) - gains} lose (bars to the left). Below each, a thinner bar "
+            f"shows the change in STOP recoveries, which are part of the net (to the "
+            f"left: more taken back); {recovering} of these agents' recoveries change.")
     parts = _open(chart_id, width, height, title, desc)
     if not agents:
         return _empty(parts, width, height, "No agent's commissions change")
-    # The axis spans what the bars need, always including zero.
-    low = min(0.0, *(float(a.delta) for a in agents))
-    high = max(0.0, *(float(a.delta) for a in agents))
+    # The axis spans what both series need, always including zero.
+    values = [float(v) for a in agents for v in (a.delta, a.recoveries_delta)]
+    low, high = min(0.0, *values), max(0.0, *values)
     step = nice_step(high - low, 5)
     x_min, x_max = math.floor(low / step) * step, math.ceil(high / step) * step
 
     def x(value: float) -> float:
         return plot_left + (value - x_min) / (x_max - x_min) * (plot_right - plot_left)
 
+    parts.extend(_legend_agents(plot_left, 46))
     axis_y = top + row_h * len(agents)
     tick = x_min
     while tick <= x_max + 1e-9:
@@ -224,33 +233,56 @@ def agent_deltas(agents: Sequence[AgentDiff], chart_id: str = "chart-agents") ->
                  f'stroke="#333333"/>')
     parts.append(f'<text class="axis-title" x="{_n((plot_left + plot_right) / 2)}" '
                  f'y="{height - 12}" '
-                 f'text-anchor="middle" fill="#1a1a1a">net commission delta, scenario '
-                 f'{MINUS} baseline (USD)</text>')
+                 f'text-anchor="middle" fill="#1a1a1a">commission delta, scenario '
+                 f'{MINUS} baseline (USD): net, and below it STOP recoveries</text>')
     parts.append(f'<text class="axis-title" x="8" y="{top - 14}" fill="#1a1a1a">agent</text>')
     parts.append('<g class="bars">')
     for i, agent in enumerate(agents):
         y0 = top + i * row_h
-        value = float(agent.delta)
-        x_a, x_b = sorted((x(0.0), x(value)))
-        colour = GAIN_COLOUR if agent.delta > 0 else LOSS_COLOUR
         name = agent.agent_id if len(agent.agent_id) <= 20 else agent.agent_id[:19] + "\u2026"
         parts.append(f'<text x="8" y="{_n(y0 + row_h / 2 + 4)}" fill="#1a1a1a">'
                      f'{_e(name)}</text>')
         tip = (f"{agent.agent_id}: {usd(agent.delta, sign=True)} USD (baseline "
                f"{usd(agent.baseline_net)}, scenario {usd(agent.scenario_net)}; members "
                f"gained {agent.members_gained}, lost {agent.members_lost})")
-        parts.append(f'<rect class="bar {"gain" if agent.delta > 0 else "loss"}" '
-                     f'x="{_n(x_a)}" y="{_n(y0 + 4)}" width="{_n(max(x_b - x_a, 1.0))}" '
-                     f'height="{row_h - 8}" fill="{colour}"><title>{_e(tip)}</title></rect>')
-        if agent.delta > 0:
-            parts.append(f'<text x="{_n(x_b + 5)}" y="{_n(y0 + row_h / 2 + 4)}" '
-                         f'fill="#1a1a1a">{_e(usd(agent.delta, sign=True))}</text>')
-        else:
-            parts.append(f'<text x="{_n(x_a - 5)}" y="{_n(y0 + row_h / 2 + 4)}" '
-                         f'text-anchor="end" fill="#1a1a1a">{_e(usd(agent.delta))}</text>')
+        kind = "gain" if agent.delta > 0 else "loss"
+        parts.extend(_bar(x, agent.delta, y0 + 4, NET_BAR_H, f"bar {kind}",
+                          GAIN_COLOUR if agent.delta > 0 else LOSS_COLOUR, tip, 12))
+        if agent.recoveries_delta:  # unchanged recoveries draw nothing, not a 1 px stub
+            tip = (f"{agent.agent_id}: STOP recoveries {usd(agent.recoveries_delta, sign=True)}"
+                   f" USD (baseline {usd(agent.baseline_recoveries)}, scenario "
+                   f"{usd(agent.scenario_recoveries)})")
+            parts.extend(_bar(x, agent.recoveries_delta, y0 + 6 + NET_BAR_H,
+                              RECOVERY_BAR_H, "bar recovery", RECOVERY_COLOUR, tip, 10))
     parts.append("</g>")
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _bar(x: Callable[[float], float], value: Decimal, y: float, height: float, css: str,
+         colour: str, tip: str, font_size: int) -> list[str]:
+    """A bar from zero to `value` with its tooltip, labelled at its outer end."""
+    x_a, x_b = sorted((x(0.0), x(float(value))))
+    label_y = _n(y + height / 2 + font_size / 3)
+    label = (f'<text x="{_n(x_b + 5)}" y="{label_y}" font-size="{font_size}" '
+             f'fill="#1a1a1a">{_e(usd(value, sign=True))}</text>' if value > 0 else
+             f'<text x="{_n(x_a - 5)}" y="{label_y}" text-anchor="end" '
+             f'font-size="{font_size}" fill="#1a1a1a">{_e(usd(value))}</text>')
+    return [f'<rect class="{css}" x="{_n(x_a)}" y="{_n(y)}" '
+            f'width="{_n(max(x_b - x_a, 1.0))}" height="{_n(height)}" fill="{colour}">'
+            f'<title>{_e(tip)}</title></rect>', label]
+
+
+def _legend_agents(x: float, y: float) -> list[str]:
+    parts = ['<g class="legend">']
+    for label, colour, height in (("net gain", GAIN_COLOUR, 12), ("net loss", LOSS_COLOUR, 12),
+                                  ("of which STOP recoveries (change)", RECOVERY_COLOUR, 7)):
+        parts.append(f'<rect x="{_n(x)}" y="{_n(y - 4 - height / 2)}" width="12" '
+                     f'height="{height}" fill="{colour}"/>')
+        parts.append(f'<text x="{_n(x + 17)}" y="{_n(y)}" fill="#1a1a1a">{_e(label)}</text>')
+        x += 40 + 7 * len(label)
+    parts.append("</g>")
+    return parts
 
 
 __all__ = ["OUTCOME_COLOURS", "agent_deltas", "nice_step", "outcome_timeline", "usd"]

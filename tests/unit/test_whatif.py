@@ -21,6 +21,7 @@ from processor.domain.engine import Engine
 from processor.domain.model import (
     INTERNAL_CHANNELS,
     AdjustmentKind,
+    AgentStatus,
     AgentStatusSnapshot,
     AorAssignment,
     Basis,
@@ -31,7 +32,7 @@ from processor.domain.model import (
     Outcome,
     Reason,
 )
-from processor.domain.settings import PolicySettings
+from processor.domain.settings import ALL_CHECKS, Check, PolicySettings
 from processor.files.replay import merge_key
 from processor.whatif.csv_out import (
     AGENTS_HEADER,
@@ -83,6 +84,16 @@ def run(policy: PolicySettings, inputs: list[AgentStatusSnapshot | MemberEvent],
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as stream:
         return list(csv.DictReader(stream))
+
+
+def headline_cards(root: ET.Element) -> dict[str, str]:
+    """The report's headline cards: label -> value, as text."""
+    cards: dict[str, str] = {}
+    for card in root.iter(f"{XHTML}div"):
+        label, value = card.find(f"{XHTML}dt"), card.find(f"{XHTML}dd")
+        if card.get("class") == "card" and label is not None and value is not None:
+            cards["".join(label.itertext())] = "".join(value.itertext())
+    return cards
 
 
 # -- the scenario of the issue ---------------------------------------------------------
@@ -158,10 +169,15 @@ def test_csv_files_hold_the_rows_and_add_up_to_the_totals(tmp_path: Path) -> Non
     assert tuple(agents[0]) == AGENTS_HEADER
     assert agents == [
         {"agent_id": "A", "baseline_net": "578.33", "scenario_net": "0.00",
-         "delta": "-578.33", "members_gained": "0", "members_lost": "1"},
+         "delta": "-578.33", "members_gained": "0", "members_lost": "1",
+         "baseline_recoveries": "-694.00", "scenario_recoveries": "-694.00"},
         {"agent_id": "B", "baseline_net": "694.00", "scenario_net": "694.00",
-         "delta": "0.00", "members_gained": "0", "members_lost": "0"},
+         "delta": "0.00", "members_gained": "0", "members_lost": "0",
+         "baseline_recoveries": "0.00", "scenario_recoveries": "0.00"},
     ]
+    # The recoveries columns come last: the earlier columns keep their positions.
+    assert AGENTS_HEADER[:6] == ("agent_id", "baseline_net", "scenario_net", "delta",
+                                 "members_gained", "members_lost")
     # Per-agent rows add up to the totals.
     assert sum(Decimal(a["baseline_net"]) for a in agents) == diff.baseline_total
     assert sum(Decimal(a["scenario_net"]) for a in agents) == diff.scenario_total
@@ -178,6 +194,8 @@ def test_csv_files_hold_the_rows_and_add_up_to_the_totals(tmp_path: Path) -> Non
     summary = summary_json(diff, scenario_settings(UNPROTECTED_DPC), top=20)
     assert summary["members_changed"] == 1
     assert summary["net_delta"] == "-578.33"
+    assert (summary["baseline_recoveries"], summary["scenario_recoveries"],
+            summary["recoveries_delta"]) == ("-694.00", "-694.00", "0.00")
     assert summary["changed_fields"] == {"events": 0, "aor": 1, "outcome": 1, "reason": 1,
                                          "adjustments": 1}
     json.dumps(summary)  # serialisable as is
@@ -210,6 +228,115 @@ def test_facilitator_not_taking_the_aor_keeps_the_original_agent() -> None:
     assert m1.delta == 0
     assert "adjustments" in m1.changed
     assert agents["A"].delta == -agents["B"].delta != 0
+
+
+# -- recoveries: what STOPs take back, as it stands ------------------------------------
+
+# A agent-status correction recorded after the plan change: A was terminated the day
+# before the enrollment, so under the default checks the enrollment and the change are
+# re-decided to the house, reversing A's START, recovering STOP and second START.
+LATE_TERMINATION = snapshot("A", snapshot_id="A-late", effective=at(-1), recorded=at(90),
+                            status=AgentStatus.TERMINATED)
+NO_ACTIVE_CHECK = PolicySettings(eligibility_checks=frozenset(ALL_CHECKS) - {Check.ACTIVE})
+
+
+def test_recoveries_are_the_stops_amounts_on_each_side() -> None:
+    diff = compare(run(DEFAULT, history()), run(UNPROTECTED_DPC, history()))
+    # Enrolled 2026-01-01, changed effective 2026-03-01: a rapid disenrollment, whose STOP
+    # recovers the whole START on both sides (RETAINED and RELEASED both stop A).
+    assert (diff.baseline_recoveries, diff.scenario_recoveries, diff.recoveries_delta) == (
+        Decimal("-694.00"), Decimal("-694.00"), Decimal("0.00"))
+    agents = {a.agent_id: a for a in diff.agents}
+    assert (agents["A"].baseline_recoveries, agents["A"].scenario_recoveries) == (
+        Decimal("-694.00"), Decimal("-694.00"))
+    assert (agents["B"].baseline_recoveries, agents["B"].scenario_recoveries) == (
+        Decimal("0.00"), Decimal("0.00"))
+    # Recoveries are part of the nets, not added to them.
+    assert (diff.baseline_total, diff.scenario_total) == (Decimal("1272.33"),
+                                                         Decimal("694.00"))
+
+
+def test_a_correction_reversing_a_recovering_stop_cancels_its_recovery(
+        tmp_path: Path) -> None:
+    inputs = [*history(), LATE_TERMINATION]
+    baseline, scenario = run(DEFAULT, inputs), run(NO_ACTIVE_CHECK, inputs)
+    stop = next(a for a in baseline.adjustments if a.kind is AdjustmentKind.STOP)
+    undo = next(a for a in baseline.adjustments
+                if a.reverses_adjustment_id == stop.adjustment_id)
+    assert (stop.amount, undo.kind, undo.amount) == (
+        Decimal("-694.00"), AdjustmentKind.REVERSAL, Decimal("694.00"))
+    assert not any(a.kind is AdjustmentKind.REVERSAL for a in scenario.adjustments)
+
+    diff = compare(baseline, scenario)
+
+    # Baseline: the STOP's -694.00 and its reversal's +694.00 leave nothing recovered (the
+    # START's reversal is no recovery). Scenario: no ACTIVE check, no correction.
+    assert (diff.baseline_recoveries, diff.scenario_recoveries, diff.recoveries_delta) == (
+        Decimal("0.00"), Decimal("-694.00"), Decimal("-694.00"))
+    (a,) = (a for a in diff.agents if a.agent_id == "A")
+    assert (a.baseline_net, a.scenario_net) == (Decimal("0.00"), Decimal("578.33"))
+    assert (a.baseline_recoveries, a.scenario_recoveries, a.recoveries_delta) == (
+        Decimal("0.00"), Decimal("-694.00"), Decimal("-694.00"))
+
+    write_csvs(diff, tmp_path)
+    rows = {r["agent_id"]: r for r in read_csv(tmp_path / "agents.csv")}
+    assert (rows["A"]["baseline_recoveries"], rows["A"]["scenario_recoveries"]) == (
+        "0.00", "-694.00")
+    summary = summary_json(diff, scenario_settings(NO_ACTIVE_CHECK), top=20)
+    assert (summary["baseline_recoveries"], summary["scenario_recoveries"],
+            summary["recoveries_delta"]) == ("0.00", "-694.00", "-694.00")
+    json.dumps(summary)
+
+    html = render_report(diff, scenario_settings(NO_ACTIVE_CHECK), {"input": "in"})
+    root = ET.fromstring(html.split("\n", 1)[1])
+    cards = headline_cards(root)
+    assert cards["STOP recoveries delta"] == "\u2212694.00 USD"
+    assert cards["Baseline recoveries"] == "0.00 USD"
+    assert cards["Scenario recoveries"] == "\u2212694.00 USD"
+    agents_table = next(t for t in root.iter(f"{XHTML}table")
+                        if "recoveries" in "".join(t.itertext()))
+    header = ["".join(th.itertext()) for th in agents_table.iter(f"{XHTML}th")]
+    assert header[4:7] == ["baseline recoveries", "scenario recoveries", "recoveries delta"]
+    (row,) = agents_table.iter(f"{XHTML}tbody")
+    cells = ["".join(td.itertext()) for td in row.iter(f"{XHTML}td")]
+    assert cells[0] == "A"
+    assert cells[4:7] == ["0.00", "\u2212694.00", "\u2212694.00"]
+    # The agents chart draws the recoveries as their own, labelled series.
+    chart = next(s for s in root.iter(f"{SVG}svg") if s.get("id") == "chart-agents")
+    recovery_bars = [r for r in chart.iter(f"{SVG}rect")
+                     if "recovery" in (r.get("class") or "").split()]
+    assert len(recovery_bars) == 1
+    tip = recovery_bars[0].find(f"{SVG}title")
+    assert tip is not None and tip.text == (
+        "A: STOP recoveries \u2212694.00 USD (baseline 0.00, scenario \u2212694.00)")
+    assert "STOP recoveries" in "".join(chart.itertext())  # legend and description
+
+
+def test_recoveries_follow_reversal_chains_to_a_stop() -> None:
+    start = adjustment("s1", amount="694.00")
+    stop = adjustment("p1", kind=AdjustmentKind.STOP, amount="-694.00")
+    undo = adjustment("r1", kind=AdjustmentKind.REVERSAL, amount="694.00", reverses="p1")
+    redo = adjustment("r2", kind=AdjustmentKind.REVERSAL, amount="-694.00", reverses="r1")
+    # A second election reverses a START: a lower net, but nothing recovered.
+    election = adjustment("r3", kind=AdjustmentKind.REVERSAL, amount="-694.00",
+                          reverses="s1")
+    # A STOP dated in December recovers nothing; a reversal of an unknown target is not
+    # known to reverse a STOP.
+    nothing = adjustment("p2", kind=AdjustmentKind.STOP, amount=None)
+    orphan = adjustment("r9", kind=AdjustmentKind.REVERSAL, amount="5.00", reverses="gone")
+
+    def recovered(*adjustments: CommissionAdjustment) -> Decimal:
+        diff = compare(RunOutputs((assignment("e1"),), adjustments), RunOutputs((), ()))
+        (a,) = diff.agents
+        assert a.baseline_recoveries == diff.baseline_recoveries
+        return diff.baseline_recoveries
+
+    assert recovered(start, stop) == Decimal("-694.00")
+    assert recovered(start, stop, undo) == Decimal("0.00")
+    assert recovered(start, stop, undo, redo) == Decimal("-694.00")
+    assert recovered(start, election, nothing, orphan) == Decimal("0.00")
+    # Emission order does not matter: chains resolve over the whole side.
+    assert recovered(redo, undo, stop, start) == Decimal("-694.00")
 
 
 # -- hand-made records: revisions, history order, reversals -----------------------------
@@ -321,6 +448,13 @@ def test_report_is_well_formed_self_contained_and_has_both_charts() -> None:
     assert len(agent_bars) == 1
     text = "".join(root.itertext())
     assert "\u2212578.33" in text
+    # Recoveries are their own figures: A's STOP takes back 694.00 on both sides, so the
+    # agents chart has no recoveries bar.
+    cards = headline_cards(root)
+    assert (cards["Baseline recoveries"], cards["Scenario recoveries"],
+            cards["STOP recoveries delta"]) == ("\u2212694.00 USD", "\u2212694.00 USD",
+                                                "0.00 USD")
+    assert not [r for r in svgs[1].iter(f"{SVG}rect") if "recovery" in (r.get("class") or "")]
     assert DEFAULT.policy_version in text and UNPROTECTED_DPC.policy_version in text
     # Nothing external: no scripts, links, images or remote URLs.
     assert root.find(f".//{XHTML}script") is None
