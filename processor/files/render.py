@@ -49,6 +49,7 @@ def render_summary(summary: RunSummary, console: Console, seconds: float | None 
         amount = summary.amounts.get((kind, basis))
         money.add_row(kind, basis, f"{n:,}", "-" if amount is None else f"{amount:,.2f}")
     money.add_section()
+    money.add_row("recovered by STOPs", "", "", f"{summary.recovered_amount:,.2f}")
     money.add_row("net", "", "", f"{summary.net_amount:,.2f}")
     console.print(money)
     if seconds is not None:

@@ -41,7 +41,14 @@ class RunSummary:
 
     @property
     def net_amount(self) -> Decimal:
+        """Every amount: STARTs, what STOPs recover, REVERSALs."""
         return sum(self.amounts.values(), Decimal("0.00"))
+
+    @property
+    def recovered_amount(self) -> Decimal:
+        """What STOPs took back (rapid disenrollments, months not enrolled), <= 0."""
+        return sum((v for (kind, _), v in self.amounts.items() if kind == "STOP"),
+                   Decimal("0.00"))
 
     def to_json(self) -> dict[str, object]:
         """Deterministic (no timings): two runs on the same input give the same file."""
@@ -62,5 +69,6 @@ class RunSummary:
                  "amount": str(self.amounts.get((k, b), Decimal("0.00")))}
                 for (k, b), n in sorted(self.adjustments.items())
             ],
+            "recovered_amount": str(self.recovered_amount),
             "net_amount": str(self.net_amount),
         }

@@ -102,11 +102,13 @@ def test_inputs_need_outputs(outputs: Path) -> None:
     assert "--inputs goes with --outputs" in result.stderr
 
 
-def test_the_readme_walk_through_shows_real_output(outputs: Path) -> None:
+@pytest.mark.parametrize(("block", "member"), [(0, "mbr-0000166"), (1, "mbr-0000257")])
+def test_the_readme_walk_through_shows_real_output(outputs: Path, block: int,
+                                                   member: str) -> None:
     readme = (SAMPLE.parents[1] / "README.md").read_text()
-    section = readme.split("## A dispute walk-through", 1)[1]
-    excerpt = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
-    shown = cli("explain", "--outputs", outputs, "--inputs", SAMPLE, "--member", "mbr-0000166",
+    section = readme.split("## A dispute walk-through", 1)[1].split("\n## ", 1)[0]
+    excerpt = section.split("```text\n")[block + 1].split("```", 1)[0].splitlines()
+    shown = cli("explain", "--outputs", outputs, "--inputs", SAMPLE, "--member", member,
                 "--width", "100").stdout
     lines = {line.rstrip() for line in shown.splitlines()}
     for line in excerpt:

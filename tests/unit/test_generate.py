@@ -371,8 +371,10 @@ class _Sink:
     def __init__(self) -> None:
         self.letters: Counter[tuple[str, str]] = Counter()
         self.reasons: Counter[Reason] = Counter()
+        self.decisions_seen: list[Decision] = []
 
     def decisions(self, decisions: tuple[Decision, ...]) -> None:
+        self.decisions_seen.extend(decisions)
         for d in decisions:
             if d.assignment.revision == 0:
                 self.reasons[d.assignment.reason] += 1
@@ -394,3 +396,32 @@ def test_replay_dead_letters_match_and_every_outcome_occurs(tmp_path: Path) -> N
                                      Reason.FACILITATOR_DOES_NOT_TAKE_AOR}
     assert set(sink.reasons) == default_reasons
     assert min(sink.reasons.values()) >= 10
+
+
+def test_the_history_has_what_the_commission_rules_are_about(tmp_path: Path) -> None:
+    """Rules revision 2 needs first-quarter changes (rapid disenrollments), AEP changes after
+    fourth-quarter enrollments (the exception) and mid-year changes in renewal years
+    (months recovered at the renewal rate), and like changes in the initial year."""
+    h = generate(GeneratorConfig(members=1500, agents=150, seed=21))
+    write_history(h, tmp_path)
+    sink = _Sink()
+    replay(tmp_path, PolicySettings(), sink, lambda: FAILED_AT)
+    found: Counter[str] = Counter()
+    for decision in sink.decisions_seen:
+        trace = {c.rule: c for c in decision.assignment.rule_trace}
+        stop = next((a for a in decision.adjustments if a.kind.value == "STOP"), None)
+        rapid = trace.get("RAPID_DISENROLLMENT")
+        if rapid is not None and rapid.passed and decision.assignment.effective_date.month in (
+                2, 3, 4):
+            found["first-quarter rapid"] += 1
+        if rapid is not None and "Annual Election Period exception" in rapid.detail:
+            found["aep exception"] += 1
+        if (stop is not None and stop.amount is not None and rapid is not None
+                and not rapid.passed and stop.basis is not None
+                and stop.basis.value == "RENEWAL"):
+            found["mid-year renewal recovery"] += 1
+        if trace.get("INITIAL_ENROLLMENT_YEAR") and trace["INITIAL_ENROLLMENT_YEAR"].passed:
+            found["initial year"] += 1
+    assert set(found) == {"first-quarter rapid", "aep exception", "mid-year renewal recovery",
+                          "initial year"}, found
+    assert min(found.values()) >= 10, found
