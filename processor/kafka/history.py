@@ -8,7 +8,7 @@ offsets-for-times on the record timestamps, which are `recorded_at`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,20 +58,22 @@ def bounds(consumer: Any, topic: str, until: datetime | None, timeout: float = 3
     return ends
 
 
-def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datetime | None,
-                 on_progress: Callable[[int, int], None] | None = None) -> History:
-    topics = {settings.enrollments_topic: RecordKind.ENROLLMENT,
-              settings.plan_changes_topic: RecordKind.PLAN_CHANGE,
-              settings.agent_status_topic: RecordKind.AGENT_STATUS}
-    # A throwaway group id that never commits: the live group's offsets never move.
+def read_topics(settings: Settings, topics: Sequence[str], until: datetime | None,
+                purpose: str, ends: dict[tuple[str, int], int] | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> Iterator[Any]:
+    """Every committed record of `topics`, all partitions, from the start up to the end
+    offsets as the read began (and, with `until`, before the first record at or after it).
+
+    A throwaway group id that never commits: the live group's offsets never move. `ends`
+    receives the end offsets per (topic, partition)."""
     config: dict[str, Any] = {
-        "group.id": f"{settings.application_id}.range-replay.{uuid.uuid4().hex[:8]}",
+        "group.id": f"{settings.application_id}.{purpose}.{uuid.uuid4().hex[:8]}",
         "isolation.level": "read_committed", "enable.partition.eof": True,
         "enable.auto.commit": False, "auto.offset.reset": "earliest"}
     consumer = clients.consumer(settings, **config)
-    history = History()
     try:
-        ends = {(t, p): end for t in topics for p, end in bounds(consumer, t, until).items()}
+        ends = {} if ends is None else ends
+        ends.update({(t, p): end for t in topics for p, end in bounds(consumer, t, until).items()})
         pending = {tp for tp, end in ends.items() if end > 0}
         total = sum(ends.values())
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])
@@ -92,13 +94,24 @@ def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datet
                     pending.discard(tp)
                     continue
                 done += 1
-                _add(history, msg, topics[tp[0]], wire, clock)
+                yield msg
                 if offset + 1 >= ends[tp]:
                     pending.discard(tp)
             if on_progress is not None:
                 on_progress(done, total)
     finally:
         consumer.close()
+
+
+def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datetime | None,
+                 on_progress: Callable[[int, int], None] | None = None) -> History:
+    topics = {settings.enrollments_topic: RecordKind.ENROLLMENT,
+              settings.plan_changes_topic: RecordKind.PLAN_CHANGE,
+              settings.agent_status_topic: RecordKind.AGENT_STATUS}
+    history = History()
+    for msg in read_topics(settings, list(topics), until, "range-replay",
+                           on_progress=on_progress):
+        _add(history, msg, topics[msg.topic()], wire, clock)
     history.inputs.sort(key=lambda i: i.key)
     return history
 

@@ -15,14 +15,11 @@ now stand where the new rules put them and emit nothing again.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
-
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from processor.codec.errors import DecodeError
 from processor.codec.kinds import RecordKind
@@ -36,6 +33,7 @@ from processor.domain.settings import PolicySettings
 from processor.files.replay import merge_key
 from processor.files.summary import RunSummary
 from processor.kafka import clients
+from processor.kafka.history import read_topics
 from processor.kafka.rewind import refuse_if_active
 from processor.runtime.partition_meta import META_KEY, PartitionMeta, decode_meta, encode_meta
 from processor.state.codec import decode_state, encode_state
@@ -147,57 +145,21 @@ class RedecideReport:
         return sum(self.net_by_agent.values(), Decimal("0.00"))
 
 
-def _read(settings: Settings, topic: str, prefix: str,
-          ends: dict[int, int] | None = None) -> Iterator[Any]:
-    """Every committed record of `topic`, all partitions, from the start to the end as it
-    was when the read began (a throwaway group that commits nothing); `ends` gets those
-    end offsets."""
-    config: dict[str, Any] = {
-        "group.id": f"{settings.application_id}.{prefix}.{uuid.uuid4().hex[:8]}",
-        "isolation.level": "read_committed", "enable.partition.eof": True,
-        "enable.auto.commit": False, "auto.offset.reset": "earliest"}
-    consumer = clients.consumer(settings, **config)
-    try:
-        meta = consumer.list_topics(topic, timeout=30).topics.get(topic)
-        if meta is None or meta.error is not None:
-            raise ValueError(f"topic {topic!r} does not exist")
-        ends = {} if ends is None else ends
-        ends.update({p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-                     for p in sorted(meta.partitions)})
-        pending = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
-        while pending:
-            for msg in consumer.consume(5000, 0.5):
-                partition = msg.partition()
-                error = msg.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(partition)
-                        continue
-                    raise RuntimeError(f"reading {topic}[{partition}]: {error}")
-                if partition not in pending:
-                    continue
-                offset = msg.offset() or 0
-                if offset < ends[partition]:
-                    yield msg
-                if offset + 1 >= ends[partition]:
-                    pending.discard(partition)
-    finally:
-        consumer.close()
-
-
 def _load_agents(settings: Settings, engine: Engine, wire: WireCodec,
                  ends: dict[int, int]) -> datetime | None:
     """The whole agent-status topic into the engine's table, in arrival order; the latest
     recorded_at, how far the table is known."""
     snapshots: list[AgentStatusSnapshot] = []
-    for msg in _read(settings, settings.agent_status_topic, "redecide-agents", ends):
+    topic = settings.agent_status_topic
+    read: dict[tuple[str, int], int] = {}
+    for msg in read_topics(settings, [topic], None, "redecide-agents", read):
         try:
             record = wire.decode(RecordKind.AGENT_STATUS, msg.value(), msg.headers())
         except DecodeError:
             continue  # a poison snapshot: dead-lettered when `run` read it
         assert isinstance(record, AgentStatusSnapshot)
         snapshots.append(record)
+    ends.update({p: end for (_, p), end in read.items()})
     for snapshot in sorted(snapshots, key=merge_key):
         engine.add_snapshot(snapshot)  # a conflicting copy was dead-lettered by `run`
     return max((s.recorded_at for s in snapshots), default=None)
@@ -208,7 +170,7 @@ def _changelog(settings: Settings, metas: dict[int, PartitionMeta]
     """The changelog's member states as they stand (the latest record of each key), and
     each partition's meta into `metas`."""
     states: dict[int, dict[str, bytes]] = {}
-    for msg in _read(settings, settings.changelog_topic, "redecide-changelog"):
+    for msg in read_topics(settings, [settings.changelog_topic], None, "redecide-changelog"):
         key = msg.key()
         if key == META_KEY and msg.value() is not None:
             metas[msg.partition()] = decode_meta(msg.value())

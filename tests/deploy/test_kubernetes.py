@@ -227,3 +227,10 @@ def test_scaledobject_scales_the_deployment_on_the_groups_lag_up_to_the_partitio
     assert secret[params["sasl"]["key"]] == mechanism
     assert (secret[params["tls"]["key"]] == "enable") == config[
         "AOR_SECURITY_PROTOCOL"].endswith("SSL")
+
+
+def test_the_configmap_sets_the_correction_window_the_regulation_needs() -> None:
+    """731 days reach January 1 of the previous calendar year from any day (policy.md,
+    Corrections); the ConfigMap states it, and it is the settings' default too."""
+    assert _config()["AOR_CORRECTION_WINDOW_DAYS"] == "731"
+    assert Settings.model_fields["correction_window_days"].default == 731
