@@ -30,6 +30,18 @@ class WireFormat(StrEnum):
     CONFLUENT = "confluent"  # magic byte 0 + 4-byte schema id, with a Schema Registry
 
 
+# Ten years of 365.25 days: 42 CFR 422.504(d) keeps records 10 years.
+DEAD_LETTER_RETENTION_MS = 3653 * 24 * 3600 * 1000
+
+
+class InputPartitioner(StrEnum):
+    """How the input topics' producers placed each member (AOR_INPUT_PARTITIONER)."""
+
+    MURMUR2 = "murmur2"  # Java's default partitioner; this project's producers
+    CRC32 = "crc32"  # librdkafka's default: topics loaded by versions before issue 12
+    OFF = "off"  # no check
+
+
 class Settings(BaseSettings):
     """Every knob of the processor. Frozen: built once by the composition root."""
 
@@ -69,6 +81,16 @@ class Settings(BaseSettings):
     dead_letters_topic: str = "aor.dead-letters.v1"
     partitions: int = Field(6, ge=1, description="partitions of topics the processor creates")
     replication_factor: int = Field(1, ge=1, description="replication of created topics")
+    min_insync_replicas: int | None = Field(
+        None, ge=1, description="min.insync.replicas of every topic the processor creates "
+                                "(default min(2, replication factor))")
+    output_retention_ms: int = Field(
+        -1, ge=-1, description="retention.ms of the assignments and commission-adjustments "
+                               "topics (default -1: kept forever, the audit trail)")
+    dead_letter_retention_ms: int = Field(
+        DEAD_LETTER_RETENTION_MS, ge=-1,
+        description="retention.ms of the dead-letters topic, which holds raw member records "
+                    "(default 10 years, the record retention of 42 CFR 422.504(d))")
     wire_format: WireFormat = WireFormat.FINGERPRINT
     schema_registry_url: str | None = Field(
         None, description="Schema Registry URL (wire_format=confluent)")
@@ -84,6 +106,11 @@ class Settings(BaseSettings):
     # Any other librdkafka property, e.g. AOR_KAFKA_EXTRA='{"socket.timeout.ms": "30000"}'.
     # Values are SecretStr: this is where a JAAS config or a password may arrive.
     kafka_extra: dict[str, SecretStr] = Field(default_factory=dict)
+    input_partitioner: InputPartitioner = Field(
+        InputPartitioner.MURMUR2,
+        description="the partitioner the input topics were written with: run and the range "
+                    "replay dead-letter (MISPARTITIONED) a record on another partition than "
+                    "its key's; crc32 for topics loaded by earlier versions, off to skip")
     # Member state.
     members_in_memory: int = Field(
         100_000, ge=1,
@@ -106,6 +133,13 @@ class Settings(BaseSettings):
     def changelog_topic(self) -> str:
         return f"{self.application_id}.member-state.changelog"
 
+    @property
+    def effective_min_insync_replicas(self) -> int:
+        """min.insync.replicas of created topics: the setting, else min(2, replication)."""
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return min(2, self.replication_factor)
+
     @field_validator("protected_channels", "eligibility_checks", "plan_years", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -114,6 +148,17 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("kafka_extra")
+    @classmethod
+    def _no_partitioner(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # Every producer uses Java's partitioner, so that members stay co-partitioned with
+        # what Java clients, Kafka Connect and Debezium write (processor/kafka/partitioner).
+        if "partitioner" in value:
+            raise ValueError("AOR_KAFKA_EXTRA may not set 'partitioner': every producer "
+                             "uses murmur2_random, Java's default partitioner, so that "
+                             "members stay co-partitioned with what other clients write")
         return value
 
     @classmethod

@@ -108,6 +108,8 @@ class ErrorType(StrEnum):
     UNKNOWN_PLAN_YEAR = "UNKNOWN_PLAN_YEAR"
     CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
     UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"
+    # An input record on another partition than its key's (AOR_INPUT_PARTITIONER).
+    MISPARTITIONED = "MISPARTITIONED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,29 @@ def add_kafka_parsers(subparsers: Any, common_flags: CommonFlags = None) -> None
     create.add_argument("--replication-factor", type=int, metavar="N",
                         help="replication factor of new topics "
                              "(default AOR_REPLICATION_FACTOR or 1)")
+    check = command(
+        actions, "check", run_topics_check,
+        help="report topics that differ from what `topics create` makes, and misrouted keys",
+        description="Change nothing; report every topic of the processor that is missing or "
+                    "differs from what `topics create` would make (partitions, replication, "
+                    "retention.ms, min.insync.replicas, cleanup.policy), and, from a sample "
+                    "of each input partition, the share of enrollment and plan-change keys "
+                    "that sit on another partition than AOR_INPUT_PARTITIONER puts them "
+                    "(murmur2, Java's default, or crc32, librdkafka's), with the share "
+                    "under the other rule for comparison. Exit 1 when anything differs.")
+    check.add_argument("--sample", type=int, default=1000, metavar="N",
+                       help="records read from the start of each input partition (default "
+                            "1000)")
+    copy = command(
+        actions, "copy", run_topics_copy,
+        help="copy a topic into another, partitioned as Java's default partitioner does",
+        description="Copy every committed record of --source into --target (which must "
+                    "exist) with its key, value, headers and timestamp, placed by murmur2 "
+                    "of the key (Java's default partitioner). For input topics written by "
+                    "earlier versions of `load` (CRC-32): RUNBOOK.md, 'Producers and "
+                    "partitions'. Reads without a consumer group; changes nothing else.")
+    copy.add_argument("--source", required=True, metavar="TOPIC")
+    copy.add_argument("--target", required=True, metavar="TOPIC")
 
     load = command(
         subparsers, "load", run_load, help="publish an input folder to the input topics",
@@ -136,9 +159,51 @@ def run_topics(args: argparse.Namespace, settings: Settings) -> int:
         out.print(f"  {topic.status.value:<7} {topic.name}  {topic.partitions} partitions, "
                   f"replication {topic.replication}" + (f", {config}" if config else ""))
     out.print(f"created {len(report.created)}, existing {len(report.existing)}")
-    for warning in report.all_warnings():
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+    warnings = report.all_warnings()
+    for warning in warnings:
+        err.print(f"[yellow]differs:[/yellow] {warning}")
+    if warnings:
+        err.print("existing topics are never altered: change them with kafka-configs (or "
+                  "recreate them) as RUNBOOK.md \"Deploy\" says, or set the AOR_ settings to "
+                  "what they are")
+        return EXIT_KAFKA
     return EXIT_OK
+
+
+def run_topics_copy(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.kafka.topic_check import copy_topic
+
+    copied = copy_topic(settings, args.source, args.target)
+    Console(soft_wrap=True).print(f"copied {copied:,} records from {args.source} to "
+                                  f"{args.target} (murmur2 of the key)")
+    return EXIT_OK
+
+
+def run_topics_check(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.kafka.topic_check import check_topics
+
+    out = Console(soft_wrap=True)
+    report = check_topics(settings, args.sample, timeout=args.timeout)
+    out.print(f"topics at {settings.bootstrap_servers}:")
+    if report.refused:
+        out.print(f"  [red]{report.refused}[/red]")
+    for name, problems in report.topics.items():
+        out.print(f"  {'ok' if not problems else 'DIFFERS':<7} {name}"
+                  + ("" if not problems else ": " + "; ".join(problems)))
+    rule = report.rule
+    for sample in report.samples:
+        if not sample.sampled:
+            out.print(f"  keys of {sample.topic}: no records to sample")
+            continue
+        shares = ", ".join(f"{r.value} {sample.share(r):.1%}" for r in sample.misplaced)
+        verdict = ("" if rule.value == "off" or not sample.misplaced[rule]
+                   else f"  [red]{sample.misplaced[rule]:,} misrouted under "
+                        f"AOR_INPUT_PARTITIONER={rule.value}[/red]")
+        out.print(f"  keys of {sample.topic}: {sample.sampled:,} sampled over "
+                  f"{sample.partitions} partitions, on another partition than: {shares}"
+                  + verdict)
+    out.print("all as expected" if report.ok else "differences found (see RUNBOOK.md)")
+    return EXIT_OK if report.ok else EXIT_KAFKA
 
 
 def run_load(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Settings
+from processor.kafka.partitioner import PRODUCER_PARTITIONER
 
 ConfigValue = str | int | float | bool
 # librdkafka's error_cb: called with a KafkaError from poll/consume/flush.
@@ -71,8 +72,11 @@ def admin(settings: Settings, error_cb: ErrorCallback | None = None, /,
 
 def producer(settings: Settings, error_cb: ErrorCallback | None = None, /,
              **extra: ConfigValue) -> Producer:
-    """A Producer with the settings' connection properties plus ``extra``."""
-    return Producer(_merged(settings, {}, extra, error_cb))
+    """A Producer with the settings' connection properties plus ``extra``, partitioning
+    keyed records as Java's default partitioner does (nothing overrides it)."""
+    config = _merged(settings, {}, extra, error_cb)
+    config["partitioner"] = PRODUCER_PARTITIONER
+    return Producer(config)
 
 
 def consumer(settings: Settings, error_cb: ErrorCallback | None = None, /,

@@ -19,10 +19,11 @@ from processor.codec.dead_letter import DeadLetter
 from processor.codec.errors import DecodeError
 from processor.codec.kinds import RecordKind
 from processor.codec.wire import WireCodec
-from processor.config import Settings
+from processor.config import InputPartitioner, Settings
 from processor.domain.model import AgentStatusSnapshot, Enrollment, PlanChange
 from processor.files.replay import Input, merge_key
 from processor.kafka import clients
+from processor.kafka.inputs import Refused, decode_event
 
 Clock = Callable[[], datetime]
 
@@ -109,26 +110,39 @@ def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datet
               settings.plan_changes_topic: RecordKind.PLAN_CHANGE,
               settings.agent_status_topic: RecordKind.AGENT_STATUS}
     history = History()
-    for msg in read_topics(settings, list(topics), until, "range-replay",
-                           on_progress=on_progress):
-        _add(history, msg, topics[msg.topic()], wire, clock)
+    ends: dict[tuple[str, int], int] = {}
+    reader = read_topics(settings, list(topics), until, "range-replay", ends, on_progress)
+    for msg in reader:
+        topic = msg.topic()
+        partitions = sum(1 for t, _ in ends if t == topic)
+        _add(history, msg, topics[topic], wire, clock, partitions, settings.input_partitioner)
     history.inputs.sort(key=lambda i: i.key)
     return history
 
 
-def _add(history: History, msg: Any, kind: RecordKind, wire: WireCodec, clock: Clock) -> None:
+def _add(history: History, msg: Any, kind: RecordKind, wire: WireCodec, clock: Clock,
+         partitions: int, rule: InputPartitioner) -> None:
     topic = msg.topic()
     history.read[topic] = history.read.get(topic, 0) + 1
-    try:
-        record = wire.decode(kind, msg.value(), msg.headers())
-        assert isinstance(record, AgentStatusSnapshot | Enrollment | PlanChange)
-    except DecodeError as failure:
+    record: AgentStatusSnapshot | Enrollment | PlanChange | Refused
+    if kind is RecordKind.AGENT_STATUS:
+        try:
+            snapshot = wire.decode(kind, msg.value(), msg.headers())
+            assert isinstance(snapshot, AgentStatusSnapshot)
+            record = snapshot
+        except DecodeError as failure:
+            record = Refused(failure.error_type.value, failure.message)
+    else:
+        # The rule `run` applies (processor/kafka/inputs.py), so both refuse alike.
+        record = decode_event(kind, msg.key(), msg.value(), msg.headers(), msg.partition(),
+                              partitions, wire, rule)
+    if isinstance(record, Refused):
         _, timestamp_ms = msg.timestamp()
         when = datetime.fromtimestamp(timestamp_ms / 1000, tz=clock().tzinfo)
         history.letters.append((when, DeadLetter(
             source=topic, partition=msg.partition(), offset=msg.offset(), key=msg.key(),
-            value=msg.value(), error_type=failure.error_type.value,
-            error_message=failure.message, failed_at=clock())))
+            value=msg.value(), error_type=record.error_type, error_message=record.message,
+            failed_at=clock())))
         return
     history.inputs.append(Input(merge_key(record), record, topic, msg.offset(), msg.value(),
                                 partition=msg.partition(), raw_key=msg.key()))

@@ -113,19 +113,31 @@ def topic_specs(settings: Settings, partitions: int | None = None,
              co_partitioned: bool = False) -> TopicSpec:
         return TopicSpec(name, count, rf, dict(config), role, co_partitioned)
 
+    # Every topic: an acknowledged write is on this many replicas (acks=all everywhere).
+    min_isr = settings.effective_min_insync_replicas
+    if settings.min_insync_replicas is None:
+        min_isr = min(2, rf)
+    elif min_isr > rf:
+        raise ValueError(f"AOR_MIN_INSYNC_REPLICAS {min_isr} exceeds the replication factor "
+                         f"{rf}: no write could be acknowledged")
+    isr = {"min.insync.replicas": str(min_isr)}
     # Record timestamps are recorded_at, often years old: time retention would delete
     # history at once, and range replays and rewinds re-read it. Kept forever.
-    forever = {**delete, "retention.ms": "-1"}
+    forever = {**delete, "retention.ms": "-1", **isr}
+    # The outputs are the audit trail explain, what-if, dump and downstream sinks read:
+    # kept forever by default. Dead letters hold raw member records: kept ten years.
+    outputs = {**delete, "retention.ms": str(settings.output_retention_ms), **isr}
+    letters = {**delete, "retention.ms": str(settings.dead_letter_retention_ms), **isr}
     return (
         spec(settings.enrollments_topic, TopicRole.INPUT, forever, co_partitioned=True),
         spec(settings.plan_changes_topic, TopicRole.INPUT, forever, co_partitioned=True),
         # The whole history is needed for as-of lookups: kept forever, never compacted.
         spec(settings.agent_status_topic, TopicRole.INPUT, forever),
-        spec(settings.assignments_topic, TopicRole.OUTPUT, {}),
-        spec(settings.adjustments_topic, TopicRole.OUTPUT, {}),
-        spec(settings.dead_letters_topic, TopicRole.OUTPUT, {}),
-        spec(settings.changelog_topic, TopicRole.INTERNAL, {"cleanup.policy": "compact"},
-             co_partitioned=True),
+        spec(settings.assignments_topic, TopicRole.OUTPUT, outputs),
+        spec(settings.adjustments_topic, TopicRole.OUTPUT, outputs),
+        spec(settings.dead_letters_topic, TopicRole.OUTPUT, letters),
+        spec(settings.changelog_topic, TopicRole.INTERNAL,
+             {"cleanup.policy": "compact", **isr}, co_partitioned=True),
     )
 
 
@@ -168,18 +180,40 @@ def _create_all(client: AdminClient, specs: tuple[TopicSpec, ...], timeout: floa
             continue
         found = existing[spec.name]
         actual = configs.get(spec.name, {})
-        warnings = [f"{key}={actual.get(key)!r}, expected {want!r}"
-                    for key, want in spec.config.items() if actual.get(key) != want]
-        if found.replication != spec.replication:
-            warnings.append(f"replication factor {found.replication}, "
-                            f"requested {spec.replication}")
-        if explicit and not spec.co_partitioned and found.partitions != spec.partitions:
-            warnings.append(f"{found.partitions} partitions, requested {spec.partitions}")
+        warnings = differences(spec, found, actual, partitions=explicit)
         outcomes.append(TopicOutcome(spec.name, TopicStatus.EXISTS, found.partitions,
                                      found.replication,
                                      {k: v for k, v in actual.items() if k in spec.config},
                                      tuple(warnings)))
     return TopicsReport(tuple(outcomes), tuple(notes) if explicit else ())
+
+
+def differences(spec: TopicSpec, found: _Existing, config: Mapping[str, str], *,
+                partitions: bool) -> list[str]:
+    """How an existing topic differs from what `topics create` would make (`partitions`:
+    also its partition count, for topics not co-partitioned)."""
+    out = [f"{key}={config.get(key)!r}, expected {want!r}"
+           for key, want in spec.config.items() if config.get(key) != want]
+    if found.replication != spec.replication:
+        out.append(f"replication factor {found.replication}, requested {spec.replication}")
+    if partitions and not spec.co_partitioned and found.partitions != spec.partitions:
+        out.append(f"{found.partitions} partitions, requested {spec.partitions}")
+    return out
+
+
+def compare_topics(settings: Settings, timeout: float = DEFAULT_TIMEOUT_S
+                   ) -> dict[str, list[str]]:
+    """Per topic of the processor, how it differs from what `topics create` would make
+    ("missing" for one that does not exist). Changes nothing."""
+    specs = topic_specs(settings)
+    with admin(settings) as client:
+        existing = _existing_topics(client, [s.name for s in specs], timeout)
+        specs, _ = _co_partition(specs, existing)
+        configs = _configs(client, [s for s in specs if s.name in existing], timeout)
+    return {spec.name: (differences(spec, existing[spec.name], configs.get(spec.name, {}),
+                                    partitions=True)
+                        if spec.name in existing else ["missing"])
+            for spec in specs}
 
 
 def _co_partition(specs: tuple[TopicSpec, ...],

@@ -21,7 +21,6 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from processor.codec.dead_letter import DeadLetter
-from processor.codec.errors import DecodeError
 from processor.codec.kinds import RecordKind
 from processor.codec.wire import WireCodec, fit_dead_letter, key_of
 from processor.config import Settings
@@ -30,6 +29,7 @@ from processor.domain.engine import Engine
 from processor.domain.model import Enrollment, PlanChange
 from processor.domain.settings import PolicySettings
 from processor.kafka import clients
+from processor.kafka.inputs import Refused, decode_event
 from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_access
 from processor.runtime.agent_feed import AgentFeed
 from processor.runtime.flow import InputFlow
@@ -90,6 +90,7 @@ class KafkaProcessor:
         self.enrollments = settings.enrollments_topic
         self.plan_changes = settings.plan_changes_topic
         self._pending_assign: list[int] = []
+        self.input_partitions = settings.partitions  # the topics' own count, at start-up
         self._last_activity = time.monotonic()
         self._lag_measured = 0.0
         # Whether the last turn decided anything: while it does, do not wait for input.
@@ -149,6 +150,7 @@ class KafkaProcessor:
                   for t in (s.enrollments_topic, s.plan_changes_topic, s.changelog_topic)}
         if len(set(counts.values())) != 1:
             raise ValueError(f"inputs and changelog are not co-partitioned: {counts}")
+        self.input_partitions = counts[s.enrollments_topic]
 
     # -- rebalancing -----------------------------------------------------------
 
@@ -280,16 +282,13 @@ class KafkaProcessor:
             _, timestamp_ms = msg.timestamp()
             record: Enrollment | PlanChange | None = None
             letter: DeadLetter | None = None
-            try:
-                decoded = self.wire.decode(kind, msg.value(), msg.headers())
-                assert isinstance(decoded, Enrollment | PlanChange)
+            decoded = decode_event(kind, msg.key(), msg.value(), msg.headers(), p,
+                                   self.input_partitions, self.wire,
+                                   self.settings.input_partitioner)
+            if isinstance(decoded, Refused):
+                letter = self._letter(msg, decoded.error_type, decoded.message)
+            else:
                 record = decoded
-                if msg.key() != decoded.member_id.encode():
-                    record, letter = None, self._letter(
-                        msg, "INVALID_RECORD",
-                        "record key does not match the payload's member_id")
-            except DecodeError as failure:
-                letter = self._letter(msg, failure.error_type.value, failure.message)
             worker.add(Inbound(topic, msg.offset(), timestamp_ms, record, letter, msg.key(),
                                msg.value()))
         for topic, n in read.items():

@@ -208,13 +208,16 @@ class RawRecord:
     key: bytes | None = None
     headers: list[tuple[str, bytes]] | None = None
     timestamp_ms: int | None = None
+    partition: int | None = None  # None: where the partitioner puts the key
 
 
 def produce_raw(bootstrap: str, records: list[RawRecord], flush_s: float = 30,
                 **config: Any) -> list[tuple[int, int]]:
-    """Produce with a plain (idempotent) producer, and `config` (librdkafka properties);
-    each record's (partition, offset)."""
-    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, **config})
+    """Produce with a plain (idempotent) producer partitioning as Java's default does (as
+    the project's producers and the input check expect), and `config` (librdkafka
+    properties); each record's (partition, offset)."""
+    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                       "partitioner": "murmur2_random", **config})
     placed: list[tuple[int, int]] = [(-1, -1)] * len(records)
     errors: list[str] = []
     for i, record in enumerate(records):
@@ -229,6 +232,8 @@ def produce_raw(bootstrap: str, records: list[RawRecord], flush_s: float = 30,
             kwargs["headers"] = list(record.headers)
         if record.timestamp_ms is not None:
             kwargs["timestamp"] = record.timestamp_ms
+        if record.partition is not None:
+            kwargs["partition"] = record.partition
         client.produce(record.topic, **kwargs)
     assert client.flush(flush_s) == 0, f"records still undelivered after {flush_s} s"
     assert not errors, errors

@@ -7,15 +7,23 @@ import argparse
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
     ResourceType,
 )
 
-from processor.config import Settings
+from processor.config import InputPartitioner, Settings
 from processor.devkafka.topics import create_topic
-from processor.kafka.cli import EXIT_REFUSED, add_kafka_parsers, run_topics
+from processor.kafka.cli import (
+    EXIT_KAFKA,
+    EXIT_REFUSED,
+    add_kafka_parsers,
+    run_topics,
+    run_topics_check,
+)
+from processor.kafka.topic_check import check_topics
 from processor.kafka.topics import CoPartitioningError, TopicStatus, create_topics
 from tests.integration.edge_settings import unique_settings
 
@@ -54,8 +62,8 @@ def test_create_is_idempotent_and_sets_the_contract_configs(
     assert not second.created and set(second.existing) == set(all_topics(settings))
     assert not second.all_warnings()
     status = {t.name: t for t in second.topics}
-    assert status[settings.agent_status_topic].config == {"cleanup.policy": "delete",
-                                                          "retention.ms": "-1"}
+    assert status[settings.agent_status_topic].config == {
+        "cleanup.policy": "delete", "retention.ms": "-1", "min.insync.replicas": "1"}
 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     assert set(partitions_of(admin, all_topics(settings)).values()) == {3}
@@ -64,6 +72,13 @@ def test_create_is_idempotent_and_sets_the_contract_configs(
     assert agent_status["retention.ms"] == "-1"
     assert configs_of(admin, settings.changelog_topic)["cleanup.policy"] == "compact"
     assert configs_of(admin, settings.enrollments_topic)["cleanup.policy"] == "delete"
+    # The outputs are the audit trail: kept forever; dead letters ten years (issue 12).
+    for output in (settings.assignments_topic, settings.adjustments_topic):
+        assert configs_of(admin, output)["retention.ms"] == "-1"
+    assert configs_of(admin, settings.dead_letters_topic)["retention.ms"] == str(
+        3653 * 24 * 3600 * 1000)
+    # min(2, replication factor 1) on every topic.
+    assert {configs_of(admin, t)["min.insync.replicas"] for t in all_topics(settings)} == {"1"}
 
 
 def test_existing_input_partition_count_wins(
@@ -115,3 +130,42 @@ def test_refuses_a_changelog_with_another_partition_count(
                  config={"cleanup.policy": "compact"})
     with pytest.raises(CoPartitioningError, match="changelog"):
         create_topics(settings, partitions=2)
+
+
+def test_create_and_check_flag_a_week_long_output_and_misrouted_keys(
+        kafka_bootstrap: str, unique_topic: Callable[[str], str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An assignments topic made by hand with the broker's usual 7 days, and enrollments
+    written by librdkafka's default partitioner (CRC-32), as `load` did before issue 12."""
+    settings = unique_settings(kafka_bootstrap, unique_topic)
+    create_topic(kafka_bootstrap, settings.assignments_topic, 3,
+                 config={"retention.ms": str(7 * 24 * 3600 * 1000)})
+    parser = argparse.ArgumentParser()
+    add_kafka_parsers(parser.add_subparsers(dest="command"))
+    create = parser.parse_args(["topics", "create", "--bootstrap-servers", kafka_bootstrap])
+    assert run_topics(create, settings) == EXIT_KAFKA  # created the rest, altered nothing
+    assert "retention.ms='604800000', expected '-1'" in capsys.readouterr().err
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    assert configs_of(admin, settings.assignments_topic)["retention.ms"] == "604800000"
+
+    keys = [f"mbr-{i:07d}".encode() for i in range(300)]
+    with Producer({"bootstrap.servers": kafka_bootstrap,
+                   "partitioner": "consistent_random"}) as producer:
+        for key in keys:
+            producer.produce(settings.enrollments_topic, key=key, value=b"{}")
+    check = parser.parse_args(["topics", "check", "--bootstrap-servers", kafka_bootstrap])
+    assert run_topics_check(check, settings) == EXIT_KAFKA
+    out = capsys.readouterr().out
+    assert f"DIFFERS {settings.assignments_topic}: retention.ms='604800000'" in out
+    assert f"ok      {settings.adjustments_topic}" in out
+    report = check_topics(settings)
+    enrollments = next(s for s in report.samples if s.topic == settings.enrollments_topic)
+    assert enrollments.sampled == len(keys)
+    assert enrollments.misplaced[InputPartitioner.CRC32] == 0
+    assert enrollments.share(InputPartitioner.MURMUR2) > 0.5
+    assert "misrouted under AOR_INPUT_PARTITIONER=murmur2" in out
+    # Under the rule the topic was written with, only the output topic differs.
+    crc = settings.model_copy(update={"input_partitioner": InputPartitioner.CRC32})
+    assert not check_topics(crc).ok
+    assert [t for t, problems in check_topics(crc).topics.items() if problems] == [
+        settings.assignments_topic]

@@ -57,13 +57,29 @@ def test_topic_specs() -> None:
                            "aor.assignments.v1", "aor.commission-adjustments.v1",
                            "aor.dead-letters.v1", "app.member-state.changelog"]
     assert all(s.partitions == 4 and s.replication == 3 for s in specs.values())
-    for kept_forever in ("aor.agent-status.v1", "aor.enrollments.v1", "aor.plan-changes.v1"):
-        assert specs[kept_forever].config == {"cleanup.policy": "delete", "retention.ms": "-1"}
-    assert specs["app.member-state.changelog"].config == {"cleanup.policy": "compact"}
+    isr = {"min.insync.replicas": "2"}  # min(2, replication factor 3)
+    for kept_forever in ("aor.agent-status.v1", "aor.enrollments.v1", "aor.plan-changes.v1",
+                         "aor.assignments.v1", "aor.commission-adjustments.v1"):
+        assert specs[kept_forever].config == {"cleanup.policy": "delete", "retention.ms": "-1",
+                                              **isr}
+    assert specs["aor.dead-letters.v1"].config == {
+        "cleanup.policy": "delete", "retention.ms": "315619200000", **isr}
+    assert specs["app.member-state.changelog"].config == {"cleanup.policy": "compact", **isr}
     assert specs["app.member-state.changelog"].role is TopicRole.INTERNAL
     assert {n for n, s in specs.items() if s.co_partitioned} == {
         "aor.enrollments.v1", "aor.plan-changes.v1", "app.member-state.changelog"}
     assert {s.partitions for s in topic_specs(settings, 2, 1)} == {2}
+    # With one replica, min.insync.replicas is 1; an explicit one above it is refused.
+    assert {s.config["min.insync.replicas"] for s in topic_specs(settings, 2, 1)} == {"1"}
+    with pytest.raises(ValueError, match="exceeds the replication factor"):
+        topic_specs(load_settings(min_insync_replicas=3, replication_factor=2))
+    custom = load_settings(output_retention_ms=86_400_000, dead_letter_retention_ms=-1,
+                           min_insync_replicas=1, replication_factor=3)
+    got = {s.name: s.config for s in topic_specs(custom)}
+    assert got["aor.assignments.v1"]["retention.ms"] == "86400000"
+    assert got["aor.dead-letters.v1"]["retention.ms"] == "-1"
+    assert got["aor.enrollments.v1"]["retention.ms"] == "-1"  # inputs: always kept
+    assert {c["min.insync.replicas"] for c in got.values()} == {"1"}
     with pytest.raises(ValueError):
         topic_specs(settings, 0)
 
