@@ -26,7 +26,9 @@ from rich.progress import (
 from rich.text import Text
 
 from processor import __version__
+from processor.codec.avro_codecs import CODECS
 from processor.config import Settings, load_settings
+from processor.files.outputs import DEFAULT_CODEC
 from processor.kafka.security import KafkaSecurityError
 from processor.logs import configure_logging
 
@@ -140,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --from-kafka: write to topics PREFIX + output topic name")
     replay.add_argument("--format", choices=["jsonl", "avro"],
                         help="output format (default: the inputs' format)")
+    replay.add_argument("--codec", choices=CODECS, default=DEFAULT_CODEC,
+                        help=f"Avro outputs' block codec (default {DEFAULT_CODEC}); inputs "
+                             "may use any codec of the Avro specification")
     replay.add_argument("--members-in-memory", type=int, metavar="N",
                         help="members kept decoded (default 100000); the rest are kept "
                              "encoded and compressed, which bounds memory")
@@ -356,7 +361,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     started = time.perf_counter()
     show = not args.no_progress and console.is_terminal
-    with FileSink(args.output, fmt) as sink, _progress(console) as bar:
+    with FileSink(args.output, fmt, args.codec) as sink, _progress(console) as bar:
         task = bar.add_task("replaying", total=None, visible=show)
 
         def progress(done: int, total: int) -> None:
@@ -407,7 +412,8 @@ def cmd_replay_kafka(args: argparse.Namespace) -> int:
                                lambda done, total: bar.update(reading, completed=done,
                                                               total=total))
         sink: OutputSinkCloser = (
-            FileSink(args.output, FileFormat(args.format or "jsonl")) if args.output
+            FileSink(args.output, FileFormat(args.format or "jsonl"), args.codec)
+            if args.output
             else TopicSink(settings, args.output_prefix, wire))
         try:
             summary = RunSummary()

@@ -31,3 +31,9 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
              "the what-if report test will skip" >&2
     fi
 fi
+# Apache Avro's Java tools compile schemas/ in tests/contract/test_schema_set.py: fetched
+# once from Maven Central into the cache the Kafka jars use (needs mvn and Java 17+).
+if command -v mvn >/dev/null 2>&1; then
+    .venv/bin/python -m tests.tools.avro_tools >/dev/null \
+        || echo "warning: could not fetch avro-tools; the schema-set test will fetch it" >&2
+fi

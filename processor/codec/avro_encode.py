@@ -13,7 +13,6 @@ milliseconds, naive datetimes refused, money quantized to cents and range-checke
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -22,6 +21,7 @@ from typing import IO, Any
 
 from fastavro.write import Writer
 
+from processor.codec.avro_codecs import CODECS, compress
 from processor.codec.kinds import RecordKind
 from processor.codec.schemas import Schema, load_schema
 from processor.codec.values import _aware_utc, _money_out
@@ -225,30 +225,25 @@ def encode(obj: object) -> bytes:
 SYNC_INTERVAL = 16_000  # fastavro's default: a block is closed once it holds this many bytes
 
 
-def _deflate(data: bytes) -> bytes:
-    # What fastavro's deflate codec writes: zlib's stream without its 2-byte header and
-    # the last byte of its checksum.
-    return zlib.compress(data)[2:-1]
-
 
 class ContainerWriter:
     """An Avro object container file, written as fastavro's ``Writer`` writes it.
 
     The header (magic, metadata with the schema and codec, sync marker) is fastavro's own;
     blocks hold the records written since the last one, closed when they reach
-    SYNC_INTERVAL bytes and at `flush`, with codec ``null`` or ``deflate``.
+    SYNC_INTERVAL bytes and at `flush`, compressed with any codec of the specification.
     """
 
     def __init__(self, stream: IO[bytes], kind: RecordKind, codec: str,
                  sync_marker: bytes) -> None:
-        if codec not in ("null", "deflate"):
-            raise ValueError(f"unsupported codec {codec}")
+        if codec not in CODECS:
+            raise ValueError(f"unsupported codec {codec} (one of {', '.join(CODECS)})")
         header = BytesIO()
         Writer(header, load_schema(kind), codec=codec, sync_marker=sync_marker)
         stream.write(header.getvalue())
         self._stream = stream
         self._encode = record_encoder(kind)
-        self._compress = _deflate if codec == "deflate" else None
+        self._codec = codec
         self._sync_marker = sync_marker
         self._block = bytearray()
         self._count = 0
@@ -260,9 +255,7 @@ class ContainerWriter:
             self._dump()
 
     def _dump(self) -> None:
-        data = bytes(self._block)
-        if self._compress is not None:
-            data = self._compress(data)
+        data = compress(self._codec, bytes(self._block))
         self._stream.write(long_bytes(self._count) + long_bytes(len(data)) + data
                            + self._sync_marker)
         self._block.clear()

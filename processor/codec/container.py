@@ -9,7 +9,6 @@ only the header and the records are left to fastavro.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,11 +17,11 @@ from typing import IO, Any
 from fastavro import parse_schema, schemaless_reader
 
 from processor.codec.avro_binary import reader_for
+from processor.codec.avro_codecs import CODECS, CodecError, decompress
 from processor.codec.schemas import Schema
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
-CODECS = ("null", "deflate")
 
 _HEADER_SCHEMA = parse_schema(
     {
@@ -119,15 +118,11 @@ def iter_blocks(buf: Any, header: Header) -> Iterator[Block]:
         pos = data_end + SYNC_SIZE
         raw = bytes(buf[start:pos])
         try:
-            data = _decompress(bytes(buf[data_start:data_end]), header.codec)
-        except zlib.error as exc:
-            yield Block(number, raw, count, None, f"deflate data is corrupt: {exc}")
+            data = decompress(header.codec, bytes(buf[data_start:data_end]))
+        except CodecError as exc:
+            yield Block(number, raw, count, None, str(exc))
             continue
         yield Block(number, raw, count, data, None)
-
-
-def _decompress(data: bytes, codec: str) -> bytes:
-    return zlib.decompress(data, -15) if codec == "deflate" else data
 
 
 def split_records(block: Block, schema: Schema) -> list[tuple[object, bytes]]:

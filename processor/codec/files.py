@@ -1,7 +1,8 @@
 """Record files (JSON Lines or Avro containers) in a folder: find, read, write.
 
-Reading never stops at a bad record: each one becomes a DeadLetter carrying
-its original bytes, and the rest goes on.
+Reading never stops at a bad record or block: each becomes a DeadLetter carrying its
+original bytes, and the rest goes on. A file that cannot be read at all (an Avro header,
+codec or schema) stops the command instead (InputFileError), before any output.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from fastavro import writer
 
@@ -67,8 +69,10 @@ def read_records(
     return _read_avro(path, kind, failed_at)
 
 
-def write_records(path: Path, kind: RecordKind, records: Iterable[object], fmt: FileFormat) -> int:
+def write_records(path: Path, kind: RecordKind, records: Iterable[object], fmt: FileFormat,
+                  codec: str = "null") -> int:
     """Write all records (of `kind`) deterministically; returns how many were written.
+    `codec`: the Avro block codec (any of the specification's).
 
     Written to a temporary file and renamed, so a crash never leaves half a file.
     """
@@ -87,10 +91,10 @@ def write_records(path: Path, kind: RecordKind, records: Iterable[object], fmt: 
         if fmt is FileFormat.JSONL:
             stream.writelines(encode_line(r) for r in checked())
         else:
-            # codec null: deflate bytes can differ between zlib builds; null never does.
+            # codec null by default: deflate bytes can differ between zlib builds.
             records_out = (to_record(r) for r in checked())
             writer(
-                stream, load_schema(kind), records_out, codec="null", sync_marker=sync_marker(kind)
+                stream, load_schema(kind), records_out, codec=codec, sync_marker=sync_marker(kind)
             )
     os.replace(partial, path)
     return count
@@ -118,24 +122,34 @@ def _read_jsonl(
             yield Decoded(record, number, raw)
 
 
+class InputFileError(ValueError):
+    """An input file that cannot be read at all (its Avro header, codec or schema): the
+    command stops, naming it, rather than deciding without its records."""
+
+
+def _header(path: Path, stream: IO[bytes], kind: RecordKind) -> Header:
+    try:
+        header = read_header(stream)
+    except ContainerError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
+    expected = load_schema(kind)["name"]
+    if header.writer_schema["name"] != expected:
+        raise InputFileError(f"{path}: holds {header.writer_schema['name']} records, not "
+                             f"{expected}")
+    return header
+
+
+def check_input_header(path: Path, kind: RecordKind) -> None:
+    """InputFileError when `path` is an Avro file whose header, codec or record type
+    cannot be read as `kind`: checked before any output is written."""
+    if format_of(path) is FileFormat.AVRO:
+        with path.open("rb") as stream:
+            _header(path, stream, kind)
+
+
 def _read_avro(path: Path, kind: RecordKind, failed_at: datetime) -> Iterator[Decoded | DeadLetter]:
     with path.open("rb") as stream:
-        try:
-            header = read_header(stream)
-        except ContainerError as exc:
-            stream.seek(0)
-            yield _dead_letter(
-                path, None, stream.read(), ErrorType.INVALID_RECORD, str(exc), failed_at
-            )
-            return
-        reader = load_schema(kind)
-        if header.writer_schema["name"] != reader["name"]:
-            stream.seek(0)
-            message = f"file holds {header.writer_schema['name']} records, not {reader['name']}"
-            yield _dead_letter(
-                path, None, stream.read(), ErrorType.UNKNOWN_SCHEMA, message, failed_at
-            )
-            return
+        header = _header(path, stream, kind)
         if stream.seek(0, os.SEEK_END) == header.end:
             return  # header only: no records
         with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as buf:

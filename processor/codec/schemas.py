@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -48,8 +49,63 @@ def _stable(value: Any) -> Any:
     return value
 
 
+# Named types used by several records, defined once (PlanRef, PlanType, Channel): the
+# other files name them. Its file name sorts first, so tools that read `schemas/*.avsc` in
+# order (Apache Avro's `compile schema`) know them before they are used.
+SHARED_TYPES_FILE = "0-shared-types.avsc"
+NAMESPACE = "aor.v1"
+
+
+@cache
+def shared_types() -> dict[str, Schema]:
+    """Full name -> definition of each named type in the shared file (nested ones too)."""
+    path = schema_dir() / SHARED_TYPES_FILE
+    if not path.is_file():
+        return {}
+    found: dict[str, Schema] = {}
+    for definition in json.loads(path.read_text(encoding="utf-8")):
+        namespace = definition.get("namespace", NAMESPACE)
+        found[f"{namespace}.{definition['name']}"] = definition
+    return found
+
+
+def _inlined(value: Any, shared: dict[str, Schema], defined: set[str]) -> Any:
+    """`value` with the first use of each shared type replaced by its definition, as Avro
+    requires of a self-contained schema (later uses stay names). The inlined copy leaves
+    out the namespace (the records' own) and the doc (the shared file's), so the resolved
+    schema is what the files held before the types were shared: same parsing canonical
+    form, fingerprint and container header bytes."""
+    if isinstance(value, str):
+        full = value if "." in value else f"{NAMESPACE}.{value}"
+        if full in shared and full not in defined:
+            defined.add(full)
+            definition = {k: copy.deepcopy(v) for k, v in shared[full].items()
+                          if k not in ("namespace", "doc")}
+            return _inlined(definition, shared, defined)
+        return value
+    if isinstance(value, list):
+        return [_inlined(v, shared, defined) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in ("type", "items", "values", "fields"):
+                out[key] = _inlined(item, shared, defined)
+            else:
+                out[key] = item
+        if out.get("type") in ("record", "enum", "fixed") and "name" in out:
+            defined.add(out["name"] if "." in out["name"]
+                        else f"{out.get('namespace', NAMESPACE)}.{out['name']}")
+        return out
+    return value
+
+
+def resolved(path: Path) -> Any:
+    """The schema of an .avsc file, self-contained: shared types it names inlined."""
+    return _inlined(json.loads(path.read_text(encoding="utf-8")), shared_types(), set())
+
+
 def _parse_file(path: Path) -> Schema:
-    parsed = _stable(parse_schema(json.loads(path.read_text(encoding="utf-8"))))
+    parsed = _stable(parse_schema(resolved(path)))
     if not isinstance(parsed, dict):
         raise ValueError(f"{path}: top-level schema must be a record")
     return parsed

@@ -24,15 +24,20 @@ class OutputSinkCloser(Protocol):
     def close(self) -> None: ...
 
 
+# Avro outputs are deflated unless --codec says otherwise.
+DEFAULT_CODEC = "deflate"
+
+
 class _KindWriter:
-    def __init__(self, path: Path, kind: RecordKind, fmt: FileFormat) -> None:
+    def __init__(self, path: Path, kind: RecordKind, fmt: FileFormat,
+                 codec: str = DEFAULT_CODEC) -> None:
         self.count = 0
         self._fmt = fmt
         self._handle: IO[bytes] = path.open("wb")
         self._avro: ContainerWriter | None = None
         if fmt is FileFormat.AVRO:
-            # The bytes of fastavro's Writer(codec="deflate"), encoded without fastavro.
-            self._avro = ContainerWriter(self._handle, kind, "deflate", sync_marker(kind))
+            # The bytes of fastavro's Writer(codec=codec), encoded without fastavro.
+            self._avro = ContainerWriter(self._handle, kind, codec, sync_marker(kind))
 
     def write(self, obj: object) -> None:
         self.count += 1
@@ -50,12 +55,12 @@ class _KindWriter:
 class FileSink:
     """Writes assignments, commission-adjustments and dead-letters into a folder."""
 
-    def __init__(self, folder: Path, fmt: FileFormat) -> None:
+    def __init__(self, folder: Path, fmt: FileFormat, codec: str = DEFAULT_CODEC) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.fmt = fmt
         self._writers = {
-            kind: _KindWriter(folder / f"{kind.value}.{fmt.value}", kind, fmt)
+            kind: _KindWriter(folder / f"{kind.value}.{fmt.value}", kind, fmt, codec)
             for kind in OUTPUT_KINDS
         }
         # A previous run in the other format must not leave a stale twin behind.

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from processor.codec.dead_letter import DeadLetter
-from processor.codec.files import Decoded, find_input, read_records
+from processor.codec.files import Decoded, check_input_header, find_input, read_records
 from processor.codec.kinds import INPUT_KINDS, RecordKind
 from processor.domain.engine import Engine
 from processor.domain.model import AgentStatusSnapshot, Decision, Enrollment, PlanChange
@@ -84,6 +84,8 @@ def input_files(folder: Path) -> dict[RecordKind, Path]:
     if not found:
         stems = ", ".join(f"{k.value}.jsonl|.avro" for k in INPUT_KINDS)
         raise ValueError(f"input folder {folder} holds none of {stems}")
+    for kind, path in found.items():
+        check_input_header(path, kind)  # before a command writes anything
     return found
 
 

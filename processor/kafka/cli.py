@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from processor.codec.avro_codecs import CODECS
 from processor.config import Settings
 
 EXIT_OK = 0
@@ -115,6 +116,8 @@ def add_kafka_parsers(subparsers: Any, common_flags: CommonFlags = None) -> None
                       help="folder for the files (created if missing)")
     dump.add_argument("--format", choices=["jsonl", "avro"], default="jsonl",
                       help="file format (default jsonl)")
+    dump.add_argument("--codec", choices=CODECS, default="null",
+                      help="with --format avro: block codec (default null)")
     dump.add_argument("--idle-timeout", type=float, default=10.0, metavar="SECONDS",
                       help="give up when no record arrives for this long (default 10)")
 
@@ -248,7 +251,7 @@ def run_dump(args: argparse.Namespace, settings: Settings) -> int:
     out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     try:
         report = dump_topics(settings, args.output, args.format, args.idle_timeout,
-                             timeout=args.timeout)
+                             timeout=args.timeout, avro_codec=args.codec)
     except MissingTopicsError as exc:
         err.print(f"[red]dump refused:[/red] {exc}")
         return EXIT_REFUSED

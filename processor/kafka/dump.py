@@ -64,7 +64,7 @@ class _Partition:
 def dump_topics(settings: Settings, folder: Path, fmt: FileFormat | str,
                 idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, *,
                 codec: WireCodec | None = None,
-                timeout: float = DEFAULT_TIMEOUT_S) -> DumpReport:
+                timeout: float = DEFAULT_TIMEOUT_S, avro_codec: str = "null") -> DumpReport:
     """Write the three output files into ``folder`` (created if missing).
 
     Stops reading a partition at its end offset; gives up on the rest when no record
@@ -98,7 +98,7 @@ def dump_topics(settings: Settings, folder: Path, fmt: FileFormat | str,
         records = [r for (t, _), part in sorted(partitions.items()) if t == topic
                    for r in part.records]
         path = output_path(folder, kind, file_format)
-        written[path.name] = write_records(path, kind, records, file_format)
+        written[path.name] = write_records(path, kind, records, file_format, avro_codec)
     incomplete = tuple(f"{t}[{p}]" for (t, p), part in sorted(partitions.items())
                        if not part.done)
     return DumpReport(written, undecodable, tuple(errors), incomplete,

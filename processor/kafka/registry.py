@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from fastavro import parse_schema
 
 from processor.codec.kinds import RecordKind
-from processor.codec.schemas import Schema, schema_dir
+from processor.codec.schemas import Schema, resolved, schema_dir
 from processor.codec.wire import WireCodec
 from processor.config import Settings, WireFormat
 from processor.kafka.topics import topic_for
@@ -47,11 +47,13 @@ def subject_for(topic: str) -> str:
 
 
 def schema_texts(kind: RecordKind) -> tuple[str, ...]:
-    """The ``.avsc`` texts of a kind's writer schemas: history oldest first, then current."""
+    """The ``.avsc`` texts of a kind's writer schemas: history oldest first, then current.
+    The current file names the shared types (schemas/0-shared-types.avsc): it is sent
+    with them inlined, self-contained, as it was written before they were shared."""
     folder = schema_dir()
     history = sorted((folder / "history").glob(f"{kind.record_name}.v*.avsc"), key=_version)
-    return tuple(p.read_text(encoding="utf-8")
-                 for p in (*history, folder / f"{kind.record_name}.avsc"))
+    return (*(p.read_text(encoding="utf-8") for p in history),
+            json.dumps(resolved(folder / f"{kind.record_name}.avsc"), indent=2))
 
 
 def _version(path: Path) -> int:

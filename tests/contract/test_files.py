@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import itertools
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from processor.codec.avro_binary import encode
 from processor.codec.dead_letter import DeadLetter
 from processor.codec.files import (
     Decoded,
+    InputFileError,
+    check_input_header,
     find_input,
     output_path,
     read_records,
@@ -253,24 +256,49 @@ def test_record_that_does_not_convert_is_its_own_dead_letter(tmp_path: Path) -> 
     assert "'reason'" in dead[0].error_message
 
 
-def test_unreadable_header_is_one_dead_letter_for_the_file(tmp_path: Path) -> None:
+def test_an_unreadable_header_stops_the_read_naming_the_file(tmp_path: Path) -> None:
+    """A file whose header cannot be read is not one dead letter (issue 12): a replay would
+    go on without its records (plan changes decided without their enrollments)."""
     for content in (b"", b"not avro at all", container(BLOCKS)[:20]):
         path = write(tmp_path, content)
-        items = read_all(path)
-        assert len(items) == 1
-        letter = items[0]
-        assert isinstance(letter, DeadLetter)
-        assert (letter.offset, letter.value) == (None, content)
-        assert letter.error_type == ErrorType.INVALID_RECORD.value
+        with pytest.raises(InputFileError, match=re.escape(str(path))):
+            read_all(path)
+        with pytest.raises(InputFileError, match="header"):
+            check_input_header(path, ENR)
 
 
-def test_file_of_another_record_type_is_unknown_schema(tmp_path: Path) -> None:
+def test_a_file_of_another_record_type_stops_the_read(tmp_path: Path) -> None:
     path = tmp_path / "plan-changes.avro"
     path.write_bytes(container(BLOCKS))
-    items = read_all(path, RecordKind.PLAN_CHANGE)
-    assert len(items) == 1
-    assert isinstance(items[0], DeadLetter)
-    assert items[0].error_type == ErrorType.UNKNOWN_SCHEMA.value
+    with pytest.raises(InputFileError, match=re.escape(
+            "holds aor.v1.Enrollment records, not aor.v1.PlanChange")):
+        read_all(path, RecordKind.PLAN_CHANGE)
+    check_input_header(path.rename(tmp_path / "enrollments.avro"), ENR)  # the right kind
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstandard", "bzip2", "xz"])
+def test_every_codec_reads_and_a_corrupt_block_is_one_dead_letter(tmp_path: Path,
+                                                                  codec: str) -> None:
+    good = container(BLOCKS, codec=codec)
+    items = read_all(write(tmp_path, good))
+    assert [i.record for i in items if isinstance(i, Decoded)] == [e for b in BLOCKS for e in b]
+    # Damage the second block's data (the sync markers end the header and each block):
+    # it alone becomes a dead letter.
+    ends = [m.start() for m in re.finditer(re.escape(SYNC), good)]
+    second = ends[2] - 8
+    damaged = bytearray(good)
+    damaged[second] ^= 0xFF
+    items = read_all(write(tmp_path, bytes(damaged)))
+    dead = [i for i in items if isinstance(i, DeadLetter)]
+    assert len(dead) == 1 and dead[0].offset == 2, dead
+    assert len([i for i in items if isinstance(i, Decoded)]) == len(BLOCKS[0]) + len(BLOCKS[2])
+
+
+def test_a_codec_the_specification_does_not_name_stops_the_read(tmp_path: Path) -> None:
+    data = container(BLOCKS).replace(b"\x08null", b"\x08lz4x")  # the avro.codec value
+    path = write(tmp_path, data)
+    with pytest.raises(InputFileError, match="unsupported Avro codec 'lz4x'"):
+        read_all(path)
 
 
 def test_header_only_file_has_no_records(tmp_path: Path) -> None:

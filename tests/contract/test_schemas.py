@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,11 @@ from processor.codec.fields import compile_record
 from processor.codec.kinds import INPUT_KINDS, OUTPUT_KINDS, FileFormat, RecordKind
 from processor.codec.records import to_record
 from processor.codec.schemas import (
+    SHARED_TYPES_FILE,
     fingerprint,
     history_schemas,
     load_schema,
+    resolved,
     schema_by_fingerprint,
     schema_dir,
 )
@@ -144,7 +145,8 @@ LOGICAL = {
 
 
 def raw_schema(kind: RecordKind) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((schema_dir() / f"{kind.record_name}.avsc").read_text())
+    """The .avsc file, with the shared types it names inlined where first used."""
+    loaded: dict[str, Any] = resolved(schema_dir() / f"{kind.record_name}.avsc")
     return loaded
 
 
@@ -206,7 +208,7 @@ def test_schema_parses_with_full_name(kind: RecordKind) -> None:
 
 def test_schema_folder_holds_exactly_the_contract() -> None:
     names = sorted(p.name for p in schema_dir().glob("*.avsc"))
-    assert names == sorted(f"{k.record_name}.avsc" for k in RecordKind)
+    assert names == sorted([SHARED_TYPES_FILE, *(f"{k.record_name}.avsc" for k in RecordKind)])
 
 
 def test_schema_dir_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from processor.codec.jsonl import encode_line
 from processor.codec.kinds import INPUT_KINDS, RecordKind
 from processor.codec.records import to_record
-from processor.codec.schemas import load_schema, schema_dir
+from processor.codec.schemas import load_schema, resolved, schema_dir
 from processor.domain.model import ErrorType
 
 T = TypeVar("T")
@@ -118,16 +118,16 @@ class Leaf:
 
 
 def _raw_schema(kind: RecordKind) -> dict[str, Any]:
-    text = (schema_dir() / f"{kind.record_name}.avsc").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = resolved(schema_dir() / f"{kind.record_name}.avsc")
     return loaded
 
 
 def _describe(avro_type: Any, named: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(type name, resolved schema) of an Avro type, registering named types."""
     if isinstance(avro_type, str):
-        if avro_type in named:
-            return _describe(named[avro_type], named)
+        short = avro_type.removeprefix("aor.v1.")  # named by full name or within aor.v1
+        if short in named:
+            return _describe(named[short], named)
         return avro_type, {"type": avro_type}
     if isinstance(avro_type, dict):
         base = avro_type["type"]

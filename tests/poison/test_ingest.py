@@ -116,9 +116,12 @@ def history() -> GeneratedHistory:
                 ids=lambda f: f.value)
 def mode(request: pytest.FixtureRequest) -> Iterator[Mode]:
     wire_format: WireFormat = request.param
+    # Every stream is one fake partition 0: the partition check (tests/integration/
+    # test_partitioning.py) is not what these poison records are about.
     settings = load_settings(wire_format=wire_format.value,
                              schema_registry_url=f"mock://{uuid.uuid4().hex}",
-                             application_id="poison-ingest", metrics_port=0)
+                             application_id="poison-ingest", metrics_port=0,
+                             input_partitioner="off")
     if wire_format is WireFormat.FINGERPRINT:
         yield Mode(settings, WireCodec(WireFormat.FINGERPRINT))
         return
