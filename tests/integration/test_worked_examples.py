@@ -14,24 +14,22 @@ pytestmark = pytest.mark.kafka
 
 
 def test_every_worked_example_through_run(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Two deployments, run side by side: the examples under the default schedule, and
+    policy.md's rounding example under a schedule in cents (50.50 x 3/12 = 12.63)."""
     inputs = write_inputs(tmp_path / "in")
-    (inputs / "manifest.json").write_text("{}")
+    schedule = tmp_path / "cents.csv"
+    schedule.write_text(CENTS_SCHEDULE)
+    cents_inputs = write_inputs(tmp_path / "cents-in", (ROUNDING,))
+    for folder in (inputs, cents_inputs):
+        (folder / "manifest.json").write_text("{}")
     app = Deployment(kafka_bootstrap)
+    cents = Deployment(kafka_bootstrap, extra_env={"AOR_SCHEDULE_FILE": str(schedule),
+                                                   "AOR_PLAN_YEARS": "2026"})
     app.setup(inputs)
-    app.cli("run", "--until-idle", "3", timeout=240)
+    cents.setup(cents_inputs)
+    runs = [d.start("--until-idle", "3") for d in (app, cents)]
+    assert [r.wait(240) for r in runs] == [0, 0]
     dumped = app.dump(tmp_path / "dumped")
     check_outputs(dumped, EXAMPLES)
     assert_same_outputs(dumped, replay(inputs, tmp_path / "replayed"))
-
-
-def test_half_up_rounding_with_a_schedule_in_cents_through_run(kafka_bootstrap: str,
-                                                                tmp_path: Path) -> None:
-    schedule = tmp_path / "cents.csv"
-    schedule.write_text(CENTS_SCHEDULE)
-    inputs = write_inputs(tmp_path / "in", (ROUNDING,))
-    (inputs / "manifest.json").write_text("{}")
-    app = Deployment(kafka_bootstrap, extra_env={"AOR_SCHEDULE_FILE": str(schedule),
-                                                 "AOR_PLAN_YEARS": "2026"})
-    app.setup(inputs)
-    app.cli("run", "--until-idle", "3", timeout=240)
-    check_outputs(app.dump(tmp_path / "dumped"), (ROUNDING,))
+    check_outputs(cents.dump(tmp_path / "cents-dumped"), (ROUNDING,))
