@@ -89,12 +89,24 @@ def make_tls(folder: Path, host: str = LOOPBACK, days: int = CERT_DAYS) -> TlsFi
     return TlsFiles(folder / "ca.pem", keystore)
 
 
+# KRaft's authorizer. The PLAINTEXT and CONTROLLER listeners (the broker's own traffic, and
+# the tests' administration) authenticate as ANONYMOUS, which is made a super user; a
+# SASL_SSL user may do only what an ACL allows.
+AUTHORIZER = {
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "super.users": "User:ANONYMOUS",
+    "allow.everyone.if.no.acl.found": "false",
+}
+
+
 def sasl_ssl_properties(port: int, controller_port: int, secure_port: int, tls: TlsFiles,
-                        host: str = LOOPBACK) -> dict[str, str]:
+                        host: str = LOOPBACK, authorizer: bool = False) -> dict[str, str]:
     """``LocalKafka(extra_properties=...)`` for a SASL_SSL listener on ``secure_port``
-    next to the PLAINTEXT one on ``port`` (both on ``host``)."""
+    next to the PLAINTEXT one on ``port`` (both on ``host``); with ``authorizer``, ACLs
+    decide what SASL_SSL users may do."""
     name = SECURE_LISTENER.lower()
     return {
+        **(AUTHORIZER if authorizer else {}),
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port},"
                      f"{SECURE_LISTENER}://{host}:{secure_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port},"
@@ -166,8 +178,9 @@ class SecureLocalKafka(StartStop):
     """
 
     def __init__(self, data_dir: Path | None = None, *, username: str = "aor",
-                 password: str, start_timeout: float = 60.0) -> None:
+                 password: str, start_timeout: float = 60.0, authorizer: bool = False) -> None:
         self._owns_data = data_dir is None
+        self.authorizer = authorizer
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="aor-kafka-secure-"))
         self.username = username
         self.password = password
@@ -209,8 +222,9 @@ class SecureLocalKafka(StartStop):
         self.secure_port = secure
         self.kafka = LocalKafka(self.data_dir / "broker", port=port, controller_port=controller,
                                 start_timeout=self.start_timeout,
-                                extra_properties=sasl_ssl_properties(port, controller, secure,
-                                                                     self.tls))
+                                extra_properties=sasl_ssl_properties(
+                                    port, controller, secure, self.tls,
+                                    authorizer=self.authorizer))
         self.kafka.start()
         add_scram_user(self.kafka.bootstrap_servers, self.username, self.password)
         wait_for_login(self.client_properties())

@@ -81,6 +81,18 @@ def add_kafka_parsers(subparsers: Any, common_flags: CommonFlags = None) -> None
     check.add_argument("--sample", type=int, default=1000, metavar="N",
                        help="records read from the start of each input partition (default "
                             "1000)")
+    acls = command(
+        actions, "acls", run_topics_acls,
+        help="print the Kafka ACLs an instance and the operator's tools need",
+        description="Print, as kafka-acls.sh commands for this deployment's settings, the "
+                    "ACLs an instance (`run`) needs and, separately, those the operator's "
+                    "tools need (topics create/check, load, dump, range replays, rewind, "
+                    "redecide). Nothing else is needed: tests/security runs the whole cycle "
+                    "on a broker with an authorizer and only these.")
+    acls.add_argument("--principal", default="User:aor-processor",
+                      help="the instances' principal (default User:aor-processor)")
+    acls.add_argument("--tools-principal", default="User:aor-operator",
+                      help="the operator tools' principal (default User:aor-operator)")
     copy = command(
         actions, "copy", run_topics_copy,
         help="copy a topic into another, partitioned as Java's default partitioner does",
@@ -170,6 +182,19 @@ def run_topics(args: argparse.Namespace, settings: Settings) -> int:
                   "recreate them) as RUNBOOK.md \"Deploy\" says, or set the AOR_ settings to "
                   "what they are")
         return EXIT_KAFKA
+    return EXIT_OK
+
+
+def run_topics_acls(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.kafka.acls import instance_grants, kafka_acls_commands, operator_grants
+
+    out = Console(soft_wrap=True)
+    out.print(f"# an instance (run), as {args.principal}")
+    for line in kafka_acls_commands(args.principal, instance_grants(settings)):
+        out.print(line, highlight=False, markup=False)
+    out.print(f"# the operator's tools, as {args.tools_principal}")
+    for line in kafka_acls_commands(args.tools_principal, operator_grants(settings)):
+        out.print(line, highlight=False, markup=False)
     return EXIT_OK
 
 

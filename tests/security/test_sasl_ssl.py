@@ -1,8 +1,10 @@
 """The processor over SASL/SCRAM-SHA-512 on TLS (a broker of its own, with a throwaway
-CA: ``processor.devkafka.secure``).
+CA: ``processor.devkafka.secure``) and an authorizer.
 
-- With the right credentials, ``topics create``, ``load``, ``run`` and ``dump`` work
-  over the SASL_SSL listener and the outputs equal the file replay.
+- With the right credentials and only the ACLs ``topics acls`` lists
+  (``processor/kafka/acls.py``: an instance principal for ``run``, an operator principal
+  for ``topics create``, ``load`` and ``dump``), the whole cycle works over the SASL_SSL
+  listener and the outputs equal the file replay; what no ACL allows is refused.
 - With a wrong password, every command fails in seconds with one clear line naming the
   authentication failure (librdkafka alone would retry until a 30 s request timeout and
   then say "Broker transport failure"); with a CA that did not sign the broker's
@@ -30,10 +32,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from processor.devkafka.errors import DevKafkaError
 from processor.devkafka.net import free_port
-from processor.devkafka.secure import SCRAM_MECHANISM, SecureLocalKafka, make_tls
+from processor.devkafka.secure import (
+    SCRAM_MECHANISM,
+    SecureLocalKafka,
+    add_scram_user,
+    make_tls,
+)
+from processor.kafka.acls import Grant, instance_grants, operator_grants
 from tests.http_probe import get
 from tests.integration.harness import Deployment, assert_same_outputs, generate, replay
 
@@ -42,7 +60,9 @@ pytestmark = pytest.mark.kafka
 # Distinctive, so that a leak anywhere is found by a substring search.
 PASSWORD = f"aor-{secrets.token_hex(12)}"
 WRONG_PASSWORD = f"not-{secrets.token_hex(12)}"
-USERNAME = "aor-processor"
+USERNAME = "aor-processor"  # the instances' principal
+OPERATOR = "aor-operator"  # the operator tools' principal
+OPERATOR_PASSWORD = f"op-{secrets.token_hex(12)}"
 FAIL_FAST_S = 30.0
 MEMBER_ID = re.compile(r"mbr-\d{7}")
 
@@ -50,10 +70,11 @@ MEMBER_ID = re.compile(r"mbr-\d{7}")
 @pytest.fixture(scope="module")
 def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureLocalKafka]:
     broker = SecureLocalKafka(tmp_path_factory.mktemp("secure-kafka"), username=USERNAME,
-                              password=PASSWORD)
+                              password=PASSWORD, authorizer=True)
     began = time.monotonic()
     try:
         broker.start()
+        add_scram_user(broker.bootstrap_servers, OPERATOR, OPERATOR_PASSWORD)
     except DevKafkaError as error:
         broker.stop()
         if os.environ.get("AOR_REQUIRE_SECURE_KAFKA") == "1":
@@ -78,10 +99,27 @@ def replayed(history: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def security_env(broker: SecureLocalKafka, password: str = PASSWORD,
-                 ca: Path | None = None) -> dict[str, str]:
+                 ca: Path | None = None, username: str = USERNAME) -> dict[str, str]:
     return {"AOR_SECURITY_PROTOCOL": "SASL_SSL", "AOR_SASL_MECHANISM": SCRAM_MECHANISM,
-            "AOR_SASL_USERNAME": USERNAME, "AOR_SASL_PASSWORD": password,
+            "AOR_SASL_USERNAME": username, "AOR_SASL_PASSWORD": password,
             "AOR_SSL_CA_LOCATION": str(ca or broker.ca_location)}
+
+
+_RESOURCES = {"TOPIC": ResourceType.TOPIC, "GROUP": ResourceType.GROUP,
+              "TRANSACTIONAL_ID": ResourceType.TRANSACTIONAL_ID,
+              "CLUSTER": ResourceType.BROKER}
+
+
+def grant(broker: SecureLocalKafka, principal: str, grants: tuple[Grant, ...]) -> None:
+    """The ACLs, created by the super user over the PLAINTEXT listener."""
+    bindings = [AclBinding(_RESOURCES[g.resource], g.name,
+                           ResourcePatternType.PREFIXED if g.prefixed
+                           else ResourcePatternType.LITERAL,
+                           principal, "*", AclOperation[operation], AclPermissionType.ALLOW)
+                for g in grants for operation in g.operations]
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for future in admin.create_acls(bindings, request_timeout=30).values():
+        future.result(30)
 
 
 @dataclass
@@ -118,9 +156,20 @@ def test_over_sasl_ssl_the_run_equals_the_replay_and_no_secret_or_member_id_leak
     port = free_port()
     app = Deployment(secure_kafka.secure_bootstrap_servers,
                      extra_env={**security_env(secure_kafka), "AOR_METRICS_PORT": str(port)})
+    tools = Deployment(secure_kafka.secure_bootstrap_servers, name=app.name,
+                       extra_env=security_env(secure_kafka, OPERATOR_PASSWORD,
+                                              username=OPERATOR))
+    grant(secure_kafka, f"User:{USERNAME}", instance_grants(app.settings()))
+    grant(secure_kafka, f"User:{OPERATOR}", operator_grants(app.settings()))
     transcript = Transcript()
-    cli(app, transcript, "topics", "create")
-    cli(app, transcript, "load", "--input", history)
+    cli(tools, transcript, "topics", "create")
+    cli(tools, transcript, "load", "--input", history)
+    # The authorizer is on: what no ACL allows an instance is refused.
+    instance = AdminClient(dict(secure_kafka.client_properties()))
+    with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
+        for future in instance.create_topics([NewTopic(f"{app.name}.not-allowed", 1, 1)],
+                                             request_timeout=30).values():
+            future.result(30)
 
     log = tmp_path / "run.log"
     good = sum(1 for name in ("enrollments.jsonl", "plan-changes.jsonl")
@@ -149,7 +198,7 @@ def test_over_sasl_ssl_the_run_equals_the_replay_and_no_secret_or_member_id_leak
     assert decided > 0
 
     dumped = tmp_path / "dump"
-    cli(app, transcript, "dump", "--output", dumped)
+    cli(tools, transcript, "dump", "--output", dumped)
     assert_same_outputs(dumped, replayed)
     assert f"{good:,} decisions" in transcript.texts["run"], transcript.texts["run"][-2000:]
 
@@ -160,6 +209,7 @@ def test_over_sasl_ssl_the_run_equals_the_replay_and_no_secret_or_member_id_leak
     ids = member_ids(history)
     for name, text in transcript.texts.items():
         assert PASSWORD not in text, f"the password appears in {name}"
+        assert OPERATOR_PASSWORD not in text, f"the operator's password appears in {name}"
         leaked = set(MEMBER_ID.findall(text)) & ids
         assert not leaked, f"{name} shows member ids {sorted(leaked)[:5]}"
 
