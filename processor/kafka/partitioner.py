@@ -11,6 +11,7 @@ key's would be decided without the member's other events.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 from processor.config import InputPartitioner
 
@@ -47,6 +48,7 @@ def murmur2(data: bytes) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
+@lru_cache(maxsize=1 << 16)  # a member's records repeat its key: hashed once while hot
 def partition_of(key: bytes, partitions: int, rule: InputPartitioner) -> int | None:
     """The partition `rule` puts `key` on; None when the rule is off."""
     if rule is InputPartitioner.MURMUR2:

@@ -30,6 +30,7 @@ from processor.domain.engine import Engine
 from processor.domain.member import redecide
 from processor.domain.model import AgentStatusSnapshot, Decision
 from processor.domain.settings import PolicySettings
+from processor.files.outputs import OutputSinkCloser
 from processor.files.replay import merge_key
 from processor.files.summary import RunSummary
 from processor.kafka import clients
@@ -57,7 +58,7 @@ class RedecideTarget(Protocol):
 class SinkTarget:
     """Files or prefixed topics: the superseding decisions only, for a side-by-side check."""
 
-    def __init__(self, sink: Any) -> None:
+    def __init__(self, sink: OutputSinkCloser) -> None:
         self.sink = sink
 
     def member(self, partition: int, member_id: str, state: bytes | None,
