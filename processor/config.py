@@ -133,13 +133,6 @@ class Settings(BaseSettings):
     def changelog_topic(self) -> str:
         return f"{self.application_id}.member-state.changelog"
 
-    @property
-    def effective_min_insync_replicas(self) -> int:
-        """min.insync.replicas of created topics: the setting, else min(2, replication)."""
-        if self.min_insync_replicas is not None:
-            return self.min_insync_replicas
-        return min(2, self.replication_factor)
-
     @field_validator("protected_channels", "eligibility_checks", "plan_years", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

@@ -113,11 +113,10 @@ def topic_specs(settings: Settings, partitions: int | None = None,
              co_partitioned: bool = False) -> TopicSpec:
         return TopicSpec(name, count, rf, dict(config), role, co_partitioned)
 
-    # Every topic: an acknowledged write is on this many replicas (acks=all everywhere).
-    min_isr = settings.effective_min_insync_replicas
-    if settings.min_insync_replicas is None:
-        min_isr = min(2, rf)
-    elif min_isr > rf:
+    # Every topic: an acknowledged write is on this many replicas (acks=all everywhere);
+    # by default min(2, the replication factor of the topics being made).
+    min_isr = settings.min_insync_replicas or min(2, rf)
+    if min_isr > rf:
         raise ValueError(f"AOR_MIN_INSYNC_REPLICAS {min_isr} exceeds the replication factor "
                          f"{rf}: no write could be acknowledged")
     isr = {"min.insync.replicas": str(min_isr)}
