@@ -8,6 +8,7 @@ offsets-for-times on the record timestamps, which are `recorded_at`).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,11 +112,13 @@ def read_history(settings: Settings, wire: WireCodec, clock: Clock, until: datet
               settings.agent_status_topic: RecordKind.AGENT_STATUS}
     history = History()
     ends: dict[tuple[str, int], int] = {}
-    reader = read_topics(settings, list(topics), until, "range-replay", ends, on_progress)
-    for msg in reader:
+    partitions: Counter[str] = Counter()  # per topic, known once the read has begun
+    for msg in read_topics(settings, list(topics), until, "range-replay", ends, on_progress):
         topic = msg.topic()
-        partitions = sum(1 for t, _ in ends if t == topic)
-        _add(history, msg, topics[topic], wire, clock, partitions, settings.input_partitioner)
+        if not partitions:
+            partitions.update(t for t, _ in ends)
+        _add(history, msg, topics[topic], wire, clock, partitions[topic],
+             settings.input_partitioner)
     history.inputs.sort(key=lambda i: i.key)
     return history
 
