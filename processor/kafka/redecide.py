@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from processor.codec.errors import DecodeError
 from processor.codec.kinds import RecordKind
-from processor.codec.wire import WireCodec, key_of
+from processor.codec.wire import WireCodec
 from processor.config import Settings
 from processor.domain.agents import ALL_IDS, Horizon
 from processor.domain.engine import Engine
@@ -36,6 +36,7 @@ from processor.files.summary import RunSummary
 from processor.kafka import clients
 from processor.kafka.history import read_topics
 from processor.kafka.rewind import refuse_if_active
+from processor.kafka.sinks import send_output
 from processor.runtime.partition_meta import META_KEY, PartitionMeta, decode_meta, encode_meta
 from processor.state.codec import decode_state, encode_state
 
@@ -85,11 +86,6 @@ class LiveTarget:
         self.producer.init_transactions(60)
         self.open = 0
 
-    def _send(self, topic: str, obj: object) -> None:
-        value, headers = self.wire.encode(obj)
-        wire_headers: Any = headers
-        self.producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers)
-
     def member(self, partition: int, member_id: str, state: bytes | None,
                decisions: tuple[Decision, ...]) -> None:
         if state is None:
@@ -97,9 +93,11 @@ class LiveTarget:
         if not self.open:
             self.producer.begin_transaction()
         for decision in decisions:
-            self._send(self.settings.assignments_topic, decision.assignment)
+            send_output(self.producer, self.wire, self.settings.assignments_topic,
+                        decision.assignment)
             for adjustment in decision.adjustments:
-                self._send(self.settings.adjustments_topic, adjustment)
+                send_output(self.producer, self.wire, self.settings.adjustments_topic,
+                            adjustment)
         self.producer.produce(self.settings.changelog_topic, key=member_id.encode(),
                               value=state, partition=partition)
         self.producer.poll(0)

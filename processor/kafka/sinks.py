@@ -1,4 +1,5 @@
-"""Range-replay outputs to topics with a prefix (never the live output topics)."""
+"""Range-replay outputs to topics with a prefix (never the live output topics), and the
+one way every writer of outputs produces a record."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ from processor.codec.wire import WireCodec, key_of
 from processor.config import Settings
 from processor.domain.model import Decision
 from processor.kafka import clients
+
+
+def send_output(producer: Any, wire: WireCodec, topic: str, obj: object,
+                on_delivery: Any = None) -> None:
+    """Produce one output record as every writer of outputs does: encoded in the wire
+    format (with its headers), keyed by its member (or a dead letter's original key)."""
+    value, headers = wire.encode(obj)
+    wire_headers: Any = headers
+    if on_delivery is None:
+        producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers)
+    else:
+        producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers,
+                         on_delivery=on_delivery)
 
 
 class TopicSink:
@@ -42,10 +56,7 @@ class TopicSink:
                 raise ValueError(f"could not create {topic}: {error}") from None
 
     def _send(self, topic: str, obj: object) -> None:
-        value, headers = self.wire.encode(obj)
-        wire_headers: Any = headers
-        self.producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers,
-                              on_delivery=self._delivered)
+        send_output(self.producer, self.wire, topic, obj, self._delivered)
         self.count += 1
         self.producer.poll(0)
 

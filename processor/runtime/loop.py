@@ -22,7 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicP
 
 from processor.codec.dead_letter import DeadLetter
 from processor.codec.kinds import RecordKind
-from processor.codec.wire import WireCodec, fit_dead_letter, key_of
+from processor.codec.wire import WireCodec, fit_dead_letter
 from processor.config import Settings
 from processor.domain.agents import AgentTable
 from processor.domain.engine import Engine
@@ -31,6 +31,7 @@ from processor.domain.settings import PolicySettings
 from processor.kafka import clients
 from processor.kafka.inputs import Refused, decode_event
 from processor.kafka.security import AUTHENTICATION, SecurityWatch, verify_access
+from processor.kafka.sinks import send_output
 from processor.runtime.agent_feed import AgentFeed
 from processor.runtime.flow import InputFlow
 from processor.runtime.metrics import Health, Metrics
@@ -325,9 +326,7 @@ class KafkaProcessor:
 
         def send(topic: str, obj: object) -> None:
             # A failed delivery fails commit_transaction, which aborts and rewinds.
-            value, headers = self.wire.encode(obj)
-            wire_headers: Any = headers
-            self.producer.produce(topic, value=value, key=key_of(obj), headers=wire_headers)
+            send_output(self.producer, self.wire, topic, obj)
             produced[topic] = produced.get(topic, 0) + 1
 
         try:
