@@ -41,16 +41,17 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def bounds(consumer: Any, topic: str, until: datetime | None, timeout: float = 30.0
-           ) -> dict[int, int]:
-    """End offset per partition: the high watermark now, or the first offset at `until`."""
+def bounds(consumer: Any, topic: str, until: datetime | None, timeout: float = 30.0,
+           limit: int | None = None) -> dict[int, int]:
+    """End offset per partition: the high watermark now, or the first offset at `until`;
+    with `limit`, no more than that many records past the partition's start."""
     meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
     if meta is None or meta.error is not None:
         raise ValueError(f"topic {topic!r} does not exist")
     ends: dict[int, int] = {}
     for p in sorted(meta.partitions):
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-        ends[p] = high
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+        ends[p] = high if limit is None else min(high, low + limit)
     if until is not None:
         found = consumer.offsets_for_times(
             [TopicPartition(topic, p, _ms(until)) for p in ends], timeout=timeout)
@@ -62,9 +63,11 @@ def bounds(consumer: Any, topic: str, until: datetime | None, timeout: float = 3
 
 def read_topics(settings: Settings, topics: Sequence[str], until: datetime | None,
                 purpose: str, ends: dict[tuple[str, int], int] | None = None,
-                on_progress: Callable[[int, int], None] | None = None) -> Iterator[Any]:
+                on_progress: Callable[[int, int], None] | None = None, *,
+                limit: int | None = None, timeout: float = 30.0) -> Iterator[Any]:
     """Every committed record of `topics`, all partitions, from the start up to the end
-    offsets as the read began (and, with `until`, before the first record at or after it).
+    offsets as the read began (and, with `until`, before the first record at or after it;
+    with `limit`, at most that many per partition).
 
     A throwaway group id that never commits: the live group's offsets never move. `ends`
     receives the end offsets per (topic, partition)."""
@@ -75,7 +78,8 @@ def read_topics(settings: Settings, topics: Sequence[str], until: datetime | Non
     consumer = clients.consumer(settings, **config)
     try:
         ends = {} if ends is None else ends
-        ends.update({(t, p): end for t in topics for p, end in bounds(consumer, t, until).items()})
+        ends.update({(t, p): end for t in topics
+                     for p, end in bounds(consumer, t, until, timeout, limit).items()})
         pending = {tp for tp, end in ends.items() if end > 0}
         total = sum(ends.values())
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])

@@ -9,13 +9,9 @@ expects (a sample of each partition's keys, placed by murmur2 and by CRC-32)?
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from processor.config import InputPartitioner, Settings
 from processor.kafka import clients
@@ -57,47 +53,21 @@ class CheckReport:
 def sample_keys(settings: Settings, topic: str, per_partition: int,
                 timeout: float = 30.0) -> KeySample:
     """The first `per_partition` keyed records of each partition of `topic`."""
-    config: dict[str, Any] = {
-        "group.id": f"{settings.application_id}.topics-check.{uuid.uuid4().hex[:8]}",
-        "enable.partition.eof": True, "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed"}
-    consumer = clients.consumer(settings, **config)
     found = KeySample(topic)
+    ends: dict[tuple[str, int], int] = {}
     try:
-        meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return found
-        found.partitions = len(meta.partitions)
-        wanted = {}
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                       timeout=timeout)
-            if high > low:
-                wanted[p] = min(per_partition, high - low)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in wanted])
-        deadline = time.monotonic() + timeout
-        while wanted and time.monotonic() < deadline:  # an open transaction may hold some
-            for msg in consumer.consume(1000, 0.2):
-                p = msg.partition()
-                error = msg.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        wanted.pop(p, None)
-                        continue
-                    raise RuntimeError(f"reading {topic}[{p}]: {error}")
-                if p not in wanted:
-                    continue
-                key = msg.key()
-                if key is not None:
-                    found.sampled += 1
-                    for rule in RULES:
-                        if partition_of(key, found.partitions, rule) != p:
-                            found.misplaced[rule] += 1
-                wanted[p] -= 1
-                if wanted[p] <= 0:
-                    del wanted[p]
-    finally:
-        consumer.close()
+        for msg in read_topics(settings, [topic], None, "topics-check", ends,
+                               limit=per_partition, timeout=timeout):
+            found.partitions = len(ends)
+            key, p = msg.key(), msg.partition()
+            if key is not None:
+                found.sampled += 1
+                for rule in RULES:
+                    if partition_of(key, found.partitions, rule) != p:
+                        found.misplaced[rule] += 1
+    except ValueError:  # the topic does not exist: compare_topics reports it missing
+        return found
+    found.partitions = len(ends)
     return found
 
 
