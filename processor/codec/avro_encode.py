@@ -225,7 +225,6 @@ def encode(obj: object) -> bytes:
 SYNC_INTERVAL = 16_000  # fastavro's default: a block is closed once it holds this many bytes
 
 
-
 class ContainerWriter:
     """An Avro object container file, written as fastavro's ``Writer`` writes it.
 
